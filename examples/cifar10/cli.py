@@ -1,0 +1,88 @@
+"""Command line: python -m examples.cifar10 [options]."""
+import argparse
+import sys
+from pathlib import Path
+
+from examples.cifar10.data import DataError
+
+DESCRIPTION = """Train a CNN on CIFAR-10 and write acc.png, loss.png and metrics.json.
+
+Without --data-dir the data comes from keras.datasets.cifar10.load_data(),
+which downloads about 170 MB once. Offline, extract the official
+cifar-10-python.tar.gz and pass its folder with --data-dir."""
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """Report bad options in one line instead of the usage block plus a line."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser():
+    p = OneLineParser(prog="python -m examples.cifar10", description=DESCRIPTION,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", metavar="DIR", type=Path,
+                   help="an extracted official CIFAR-10 folder (cifar-10-batches-py, or "
+                        "the folder that holds it); default: download with Keras")
+    p.add_argument("--model", choices=["baseline", "improved"], default="baseline",
+                   help="baseline: TensorFlow's tutorial CNN; improved: VGG-style CNN with "
+                        "batch norm and augmentation (default: %(default)s)")
+    p.add_argument("--epochs", type=positive_int, default=10, metavar="N",
+                   help="passes over the training set (default: %(default)s)")
+    p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
+                   help="images per gradient step (default: 64 for baseline, 128 for improved)")
+    p.add_argument("--seed", type=int, default=42, metavar="N",
+                   help="seeds Python, NumPy and TensorFlow, and the validation split "
+                        "(default: %(default)s)")
+    p.add_argument("--validation-fraction", type=float, default=0.1, metavar="F",
+                   help="share of the training set held out for validation "
+                        "(default: %(default)s)")
+    p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"],
+                   default="auto",
+                   help="auto: mixed_bfloat16 for the improved model on a GPU or on a CPU "
+                        "with AMX bf16 tiles, else float32 (default: %(default)s)")
+    p.add_argument("--out", type=Path, default=Path("plots"), metavar="DIR",
+                   help="where acc.png, loss.png and metrics.json go (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no progress bars, only the final summary line")
+    return p
+
+
+def validate(args):
+    if not 0 < args.validation_fraction < 1:
+        raise DataError(f"--validation-fraction must be between 0 and 1, got "
+                        f"{args.validation_fraction}")
+    if args.out.exists() and not args.out.is_dir():
+        raise DataError(f"--out {args.out}: exists and is not a directory")
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        validate(args)
+        # Imported late so that --help and option errors answer without loading TensorFlow.
+        from examples.cifar10.run import run
+        metrics = run(args)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: no output file was changed", file=sys.stderr)
+        return 130
+    test = metrics["final"]["test"]
+    print(f"{args.model}: test accuracy {test['accuracy']:.4f}, test loss {test['loss']:.4f}; "
+          f"wrote {args.out}/acc.png, loss.png, metrics.json")
+    return 0
