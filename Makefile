@@ -1,0 +1,29 @@
+# The two commands of the README. Each creates .venv from the pinned
+# requirements.txt on first use (and again whenever requirements.txt changes).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+READY  := $(VENV)/.requirements-installed
+
+.PHONY: serve test build figures clean
+
+serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
+
+test: $(READY)  ## every test: snippets, examples, notebook, site build, browser
+	$(BIN)/python -m pytest
+
+build: $(READY)  ## the static site in site/, as the hosting workflow builds it
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
+figures: $(READY)  ## retrain the published model; needs CIFAR-10 (see README)
+	$(BIN)/python -m examples.cifar10 --model improved --epochs $${EPOCHS:-18} $(FIGURES_ARGS)
+
+$(READY): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+clean:
+	rm -rf $(VENV) site .pytest_cache .cache

@@ -1,0 +1,163 @@
+"""Build-time generation for the site (MkDocs hooks; see `hooks:` in mkdocs.yml).
+
+Nothing here is typed by hand into a page: the CIFAR-10 notebook is generated
+from examples/, the figures and results come from plots/, and each chapter's
+"tested with" stamp comes from the record the test run writes.
+"""
+import json
+import re
+import sys
+import tempfile
+from pathlib import Path
+
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import event_priority
+from mkdocs.structure.files import File
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # so `examples` imports when mkdocs runs as a console script
+
+PLOTS = ROOT / "plots"
+RUNS = {"improved": PLOTS / "metrics.json", "baseline": PLOTS / "baseline" / "metrics.json"}
+TESTED_RECORD = ROOT / ".cache" / "tested-with.json"
+PYTHON_BLOCK = re.compile(r"^[ \t]*(```|~~~)[ \t]*\{?[ \t]*\.?py(thon)?\b", re.MULTILINE)
+METRIC = re.compile(r"\{\{\s*(?P<run>\w+)\.(?P<path>[\w.]+)\s*(?:\|\s*(?P<fmt>\w+)\s*)?\}\}")
+RESULTS_TABLE = "<!-- results-table -->"
+_notebook_dir = tempfile.TemporaryDirectory(prefix="site-notebook-")
+
+
+# --- files: figures from plots/ and the generated notebook -------------------------------
+
+@event_priority(100)  # before mkdocs-jupyter looks for notebooks among the files
+def on_files(files, config):
+    for path in sorted(PLOTS.rglob("*.png")):
+        files.append(File(str(path.relative_to(ROOT)), str(ROOT), config["site_dir"],
+                          config["use_directory_urls"]))
+    from examples.cifar10.notebook import build_notebook
+    import nbformat
+
+    notebook = Path(_notebook_dir.name) / "cifar10.ipynb"
+    nbformat.write(build_notebook(), notebook)
+    files.append(File(notebook.name, str(notebook.parent), config["site_dir"],
+                      config["use_directory_urls"]))
+    for file in files:
+        if file.src_uri.endswith(".ipynb"):
+            refuse_failed_cells(Path(file.abs_src_path), file.src_uri)
+    return files
+
+
+def refuse_failed_cells(path, name):
+    """A notebook that stores a failed cell must not be published."""
+    notebook = json.loads(path.read_text())
+    for number, cell in enumerate(notebook.get("cells", []), 1):
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                raise PluginError(f"{name}: cell {number} failed "
+                                  f"({output.get('ename')}: {output.get('evalue')})")
+
+
+# --- results of the published runs --------------------------------------------------------
+
+def load_runs():
+    runs = {}
+    for name, path in RUNS.items():
+        if path.exists():
+            runs[name] = json.loads(path.read_text())
+    return runs
+
+
+def lookup(run, dotted):
+    value = run
+    for key in dotted.split("."):
+        value = value[int(key)] if isinstance(value, list) else value[key]
+    return value
+
+
+def formatted(value, fmt):
+    if fmt == "pct":
+        return f"{100 * value:.1f} %"
+    if fmt == "min":
+        return f"{value / 60:.1f} min"
+    if fmt == "s":
+        return f"{value:.0f} s"
+    if fmt == "mean_s":
+        return f"{sum(value) / len(value):.0f} s"
+    if fmt == "int":
+        return f"{value:,}"
+    if fmt is None:
+        return str(value)
+    raise PluginError(f"unknown metric format '{fmt}'")
+
+
+def substitute_metrics(markdown, runs, page):
+    def replace(match):
+        run = runs.get(match["run"])
+        if run is None:
+            raise PluginError(f"{page}: no metrics for run '{match['run']}' "
+                              f"(expected {RUNS.get(match['run'], 'a known run name')})")
+        try:
+            return formatted(lookup(run, match["path"]), match["fmt"])
+        except (KeyError, IndexError, ValueError) as err:
+            raise PluginError(f"{page}: metrics of '{match['run']}' have no "
+                              f"'{match['path']}' ({err})") from None
+
+    return METRIC.sub(replace, markdown)
+
+
+def results_table(runs):
+    rows = [
+        ("Parameters", "parameters", "int"),
+        ("Epochs", "epochs", None),
+        ("Batch size", "batch_size", None),
+        ("Precision", "precision", None),
+        ("Seconds per epoch (mean)", "seconds_per_epoch", "mean_s"),
+        ("Training time", "total_training_seconds", "min"),
+        ("Training accuracy (last epoch)", "final.train.accuracy", "pct"),
+        ("Validation accuracy", "final.validation.accuracy", "pct"),
+        ("**Test accuracy**", "final.test.accuracy", "pct"),
+        ("Test loss", "final.test.loss", None),
+    ]
+    names = [n for n in ("baseline", "improved") if n in runs]
+    lines = ["| | " + " | ".join(f"`{n}`" for n in names) + " |",
+             "|---|" + "---:|" * len(names)]
+    for label, path, fmt in rows:
+        cells = []
+        for n in names:
+            value = lookup(runs[n], path)
+            cells.append(f"{value:.3f}" if fmt is None and isinstance(value, float)
+                         else formatted(value, fmt))
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# --- "tested with" stamps -----------------------------------------------------------------
+
+def stamp(page_path, record):
+    entry = record.get(page_path)
+    if entry is None:
+        return ('<p class="tested-stamp untested">Not tested yet: no test run recorded this '
+                'page on the machine that built the site.</p>')
+    return (f'<p class="tested-stamp">&#10004; Every code block on this page passed with '
+            f'TensorFlow {entry["tensorflow"]} and Keras {entry["keras"]} on '
+            f'{entry["date"]}.</p>')
+
+
+def insert_after_title(markdown, html):
+    title = re.search(r"^# .*$", markdown, re.MULTILINE)
+    at = title.end() if title else 0
+    return f"{markdown[:at]}\n\n{html}\n{markdown[at:]}"
+
+
+def on_page_markdown(markdown, page, config, files):
+    runs = None
+    if METRIC.search(markdown) or RESULTS_TABLE in markdown:
+        runs = load_runs()
+        if RESULTS_TABLE in markdown:
+            if not runs:
+                raise PluginError(f"{page.file.src_uri}: no metrics in plots/ for the table")
+            markdown = markdown.replace(RESULTS_TABLE, results_table(runs))
+        markdown = substitute_metrics(markdown, runs, page.file.src_uri)
+    if page.file.src_uri.endswith(".md") and PYTHON_BLOCK.search(markdown):
+        record = json.loads(TESTED_RECORD.read_text()) if TESTED_RECORD.exists() else {}
+        markdown = insert_after_title(markdown, stamp(page.file.src_uri, record))
+    return markdown
