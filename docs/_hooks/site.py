@@ -36,7 +36,7 @@ def on_files(files, config):
     from examples.cifar10.notebook import build_notebook
     import nbformat
 
-    notebook = Path(_notebook_dir.name) / "cifar10.ipynb"
+    notebook = Path(_notebook_dir.name) / "cifar10-notebook.ipynb"
     nbformat.write(build_notebook(), notebook)
     files.append(File(notebook.name, str(notebook.parent), config["site_dir"],
                       config["use_directory_urls"]))

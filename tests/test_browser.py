@@ -1,0 +1,139 @@
+"""The built site in a real browser: headless Chromium driven by Playwright.
+
+Without Chromium the tests skip with the reason; under CI (CI=true) a missing
+browser fails instead. Screenshots of every page go to test-results/ so a
+failing run can be inspected.
+"""
+import functools
+import http.server
+import os
+import shutil
+import threading
+
+import pytest
+
+from tests.conftest import ROOT
+from tests.site_checks import nav_urls
+
+SCREENSHOTS = ROOT / "test-results" / "screenshots"
+CHROMIUM_ARGS = [  # a sandboxed CI container, and no network but loopback
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+pytestmark = pytest.mark.browser
+
+
+def find_chromium():
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which(
+        "chromium-browser")
+    if path:
+        return path
+    reason = "Chromium not found (install Debian's 'chromium', or set CHROMIUM=/path)"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason}: under CI the browser test must run")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def site_url(built_site):
+    site, result = built_site
+    assert result.returncode == 0, result.stdout + result.stderr
+    handler = functools.partial(_QuietHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def browser():
+    executable = find_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 900},
+                                  color_scheme="light")
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    yield page
+    context.close()
+
+
+def open_page(page, url, name):
+    response = page.goto(url, wait_until="networkidle")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name or 'index'}.png".replace("/", "")),
+                    full_page=False)
+    return response
+
+
+@pytest.mark.parametrize("path", nav_urls(), ids=lambda p: p or "index")
+def test_page_loads_cleanly(page, site_url, path):
+    response = open_page(page, site_url + path, path)
+    where = f"page /{path}"
+    assert response is not None and response.status == 200, f"{where}: HTTP {response.status}"
+    assert not page.errors, f"{where}: console errors {page.errors}"
+    broken = page.evaluate("""() => Array.from(document.images)
+        .filter(img => !img.complete || img.naturalWidth === 0).map(img => img.src)""")
+    assert not broken, f"{where}: images that did not load: {broken}"
+    blocks = page.locator("div.highlight pre").count()
+    copy_buttons = page.locator("button.md-clipboard").count()
+    assert copy_buttons >= blocks, f"{where}: {blocks} code blocks, {copy_buttons} copy buttons"
+
+
+def test_search_finds_the_gradients_chapter(page, site_url):
+    open_page(page, site_url, "search")
+    page.locator("label.md-header__button.md-icon[for='__search']").first.click()
+    page.locator("input.md-search__input").fill("GradientTape")
+    results = page.locator(".md-search-result__item a")
+    results.first.wait_for(timeout=15000)
+    hrefs = [results.nth(i).get_attribute("href") for i in range(results.count())]
+    page.screenshot(path=str(SCREENSHOTS / "search-results.png"))
+    assert any("gradients/" in (h or "") for h in hrefs), hrefs
+
+
+def test_palette_toggle_switches_light_and_dark(page, site_url):
+    open_page(page, site_url + "tensors/", "tensors-light")
+
+    def scheme():
+        return page.evaluate("document.body.getAttribute('data-md-color-scheme')")
+
+    assert scheme() == "default"
+    page.locator("form[data-md-component='palette'] label:visible").first.click()
+    page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'slate'")
+    page.screenshot(path=str(SCREENSHOTS / "tensors-dark.png"))
+    page.locator("form[data-md-component='palette'] label:visible").first.click()
+    page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'default'")
+
+
+def test_case_study_shows_both_figures_and_its_results_table(page, site_url):
+    open_page(page, site_url + "cifar10/", "cifar10-full")
+    sizes = page.evaluate("""() => Array.from(document.images)
+        .filter(img => /(acc|loss)\\.png$/.test(img.src))
+        .map(img => [img.src.split('/').pop(), img.naturalWidth])""")
+    assert sorted(name for name, _ in sizes) == ["acc.png", "loss.png"], sizes
+    assert all(width > 0 for _, width in sizes), sizes
+    table = page.locator("table", has_text="Test accuracy")
+    assert table.count() == 1
+    assert "%" in table.inner_text()
+
+
+def test_math_is_typeset(page, site_url):
+    open_page(page, site_url + "gradients/", "gradients")
+    assert page.locator(".katex").count() > 0, "no formula rendered by KaTeX"
+    assert not page.errors, page.errors
