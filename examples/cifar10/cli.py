@@ -35,6 +35,9 @@ def build_parser():
     p.add_argument("--data-dir", metavar="DIR", type=Path,
                    help="an extracted official CIFAR-10 folder (cifar-10-batches-py, or "
                         "the folder that holds it); default: download with Keras")
+    p.add_argument("--data-note", metavar="TEXT", default="",
+                   help="recorded in metrics.json with the data source, e.g. where a "
+                        "--data-dir copy came from")
     p.add_argument("--model", choices=["baseline", "improved"], default="baseline",
                    help="baseline: TensorFlow's tutorial CNN; improved: VGG-style CNN with "
                         "batch norm and augmentation (default: %(default)s)")

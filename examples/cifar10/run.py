@@ -75,6 +75,7 @@ def run(args):
         "precision": precision,
         "data": {
             "source": source,
+            "note": args.data_note,
             "train_images": len(train_xy[0]),
             "validation_images": len(val_xy[0]),
             "test_images": len(x_test),
