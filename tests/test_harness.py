@@ -131,8 +131,11 @@ def test_gpu_only_blocks_skip_with_their_reason_without_a_gpu(tmp_path):
 def test_keras_progress_bars_are_not_part_of_the_checked_output(tmp_path):
     passed, errors = run_page(tmp_path, """\
         ```python
+        print("Epoch 1/1")
         print("1/1 ━━━━━━━━━━━━━━━━━━━━ 0s 5ms/step - loss: 0.31")
+        print("┏━━━━┳━━━━┓")
         print("done")
+        #> ┏━━━━┳━━━━┓
         #> done
         ```
     """)
