@@ -32,24 +32,27 @@ def conv_block(filters, dropout):
         block += [layers.Conv2D(filters, 3, padding="same", use_bias=False),
                   layers.BatchNormalization(),
                   layers.Activation("relu")]
-    return block + [layers.MaxPooling2D(), layers.Dropout(dropout)]
+    block.append(layers.MaxPooling2D())
+    return block + [layers.Dropout(dropout)] if dropout else block
 
 
 def build_improved():
-    """A VGG-style CNN: augmentation, three conv blocks, batch norm, more dropout."""
+    """A VGG-style CNN: augmentation, three conv blocks, batch norm, dropout growing with depth."""
     return keras.Sequential([
         keras.Input(shape=INPUT_SHAPE),
         # Active only in fit(): each epoch sees flipped and shifted copies.
         layers.RandomFlip("horizontal"),
         layers.RandomTranslation(0.125, 0.125, fill_mode="reflect"),
-        *conv_block(32, 0.1),
-        *conv_block(64, 0.2),
-        *conv_block(128, 0.3),
+        # Light dropout: with augmentation on, a run of under 20 epochs underfits rather than
+        # overfits (measured: training accuracy stayed below validation accuracy).
+        *conv_block(32, 0.0),
+        *conv_block(64, 0.1),
+        *conv_block(128, 0.2),
         layers.Flatten(),
         layers.Dense(128, use_bias=False),
         layers.BatchNormalization(),
         layers.Activation("relu"),
-        layers.Dropout(0.4),
+        layers.Dropout(0.3),
         # Logits stay float32 under mixed precision, so the loss is computed stably.
         layers.Dense(NUM_CLASSES, dtype="float32"),
     ], name="improved")
