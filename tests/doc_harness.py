@@ -85,8 +85,8 @@ def section_text(path, section):
     text = (ROOT / path).read_text()
     if section is None:
         return text
-    match = re.search(rf"--8<-- \[start:{section}\]\n(.*?)\n.*--8<-- \[end:{section}\]",
-                      text, re.DOTALL)
+    match = re.search(rf"--8<-- \[start:{section}\][^\n]*\n(.*?)^[^\n]*--8<-- \[end:{section}\]",
+                      text, re.DOTALL | re.MULTILINE)
     if match is None:
         raise AssertionError(f"{path} has no section '{section}' "
                              f"(mark it with '# --8<-- [start:{section}]' ... '[end:{section}]')")

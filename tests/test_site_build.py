@@ -33,5 +33,5 @@ def test_broken_link_and_anchor_fail_the_build(scratch_project):
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     # Each problem is reported with the page it is on.
-    assert "'index.md' contains a link to 'no-such-page.md'" in output, output
+    assert "'index.md' contains a link 'no-such-page.md'" in output, output
     assert "'index.md' contains a link 'tensors.md#no-such-heading'" in output, output

@@ -1,8 +1,12 @@
 """Command line: python -m examples.cifar10 [options]."""
 import argparse
+import os
 import sys
 from pathlib import Path
 
+import numpy as np
+
+from examples.cifar10 import data
 from examples.cifar10.data import DataError
 
 DESCRIPTION = """Train a CNN on CIFAR-10 and write acc.png, loss.png and metrics.json.
@@ -29,6 +33,17 @@ def positive_int(text):
     return value
 
 
+def seed_int(text):
+    """NumPy and Keras accept seeds from 0 to 2**32 - 1 only."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {value}")
+    return value
+
+
 def build_parser():
     p = OneLineParser(prog="python -m examples.cifar10", description=DESCRIPTION,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -45,7 +60,7 @@ def build_parser():
                    help="passes over the training set (default: %(default)s)")
     p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                    help="images per gradient step (default: 64 for baseline, 128 for improved)")
-    p.add_argument("--seed", type=int, default=42, metavar="N",
+    p.add_argument("--seed", type=seed_int, default=42, metavar="N",
                    help="seeds Python, NumPy and TensorFlow, and the validation split "
                         "(default: %(default)s)")
     p.add_argument("--validation-fraction", type=float, default=0.1, metavar="F",
@@ -53,7 +68,7 @@ def build_parser():
                         "(default: %(default)s)")
     p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"],
                    default="auto",
-                   help="auto: mixed_bfloat16 for the improved model on a GPU or on a CPU "
+                   help="auto: mixed_bfloat16 for the improved model on an Ampere or newer GPU, or on a CPU "
                         "with AMX bf16 tiles, else float32 (default: %(default)s)")
     p.add_argument("--out", type=Path, default=Path("plots"), metavar="DIR",
                    help="where acc.png, loss.png and metrics.json go (default: %(default)s)")
@@ -63,11 +78,27 @@ def build_parser():
 
 
 def validate(args):
+    """Check what can be checked before TensorFlow loads; return the data read from --data-dir."""
     if not 0 < args.validation_fraction < 1:
         raise DataError(f"--validation-fraction must be between 0 and 1, got "
                         f"{args.validation_fraction}")
     if args.out.exists() and not args.out.is_dir():
         raise DataError(f"--out {args.out}: exists and is not a directory")
+    # The files are written after training: find out now, not an hour later, if they can't be.
+    existing = next(p for p in [args.out.absolute(), *args.out.absolute().parents] if p.exists())
+    if not existing.is_dir():
+        raise DataError(f"--out {args.out}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataError(f"--out {args.out}: no permission to write in {existing}")
+    if args.data_dir is None:
+        return None  # downloaded by Keras, after TensorFlow has loaded
+    dataset = data.load(args.data_dir)
+    ids = np.arange(len(dataset[0][0][1]))
+    (train_ids, _), _ = data.split_validation(ids, ids, args.validation_fraction, args.seed)
+    if len(train_ids) == 0:
+        raise DataError(f"--validation-fraction {args.validation_fraction} leaves none of "
+                        f"the {len(ids)} training images to train on")
+    return dataset
 
 
 def main(argv=None):
@@ -75,15 +106,16 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     args.argv = argv
     try:
-        validate(args)
-        # Imported late so that --help and option errors answer without loading TensorFlow.
+        dataset = validate(args)
+        # Imported late so that --help, option and data errors answer without loading
+        # TensorFlow (whose start-up messages on stderr would bury the one-line error).
         from examples.cifar10.run import run
-        metrics = run(args)
+        metrics = run(args, dataset)
     except DataError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: no output file was changed", file=sys.stderr)
+        print("interrupted: no output file was written", file=sys.stderr)
         return 130
     test = metrics["final"]["test"]
     print(f"{args.model}: test accuracy {test['accuracy']:.4f}, test loss {test['loss']:.4f}; "

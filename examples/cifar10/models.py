@@ -2,8 +2,10 @@
 import keras
 from keras import layers
 
+# --8<-- [start:shapes]
 INPUT_SHAPE = (32, 32, 3)
 NUM_CLASSES = 10
+# --8<-- [end:shapes]
 
 
 # --8<-- [start:baseline]
@@ -59,4 +61,6 @@ def build_improved():
 # --8<-- [end:improved]
 
 
+# --8<-- [start:builders]
 BUILDERS = {"baseline": build_baseline, "improved": build_improved}
+# --8<-- [end:builders]

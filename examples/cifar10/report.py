@@ -11,8 +11,8 @@ matplotlib.use("Agg")  # no display needed; also keeps the CLI usable over SSH
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def write_atomically(path, data):
-    """Write bytes to `path` so that a reader sees the old file or the new one, never half."""
+def stage(path, data):
+    """Write bytes to a hidden temporary file beside `path`; return its name."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -20,10 +20,16 @@ def write_atomically(path, data):
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        os.chmod(tmp, 0o644)  # mkstemp makes files only their owner can read
     except BaseException:
         os.unlink(tmp)
         raise
+    return tmp
+
+
+def write_atomically(path, data):
+    """Write bytes to `path` so that a reader sees the old file or the new one, never half."""
+    os.replace(stage(path, data), path)
 
 
 # --8<-- [start:plot]
@@ -47,7 +53,7 @@ def plot_curve(history, metric, label):
 
 
 def write_outputs(out_dir, history, metrics):
-    """Render everything in memory first, then replace the three files one by one."""
+    """Render everything in memory, stage the three files, then swap them in."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files = {
@@ -55,6 +61,15 @@ def write_outputs(out_dir, history, metrics):
         "loss.png": plot_curve(history, "loss", "loss (cross-entropy)"),
         "metrics.json": (json.dumps(metrics, indent=2) + "\n").encode(),
     }
-    for name, data in files.items():
-        write_atomically(out_dir / name, data)
+    # Stage all three before replacing any, so an error leaves the old set untouched.
+    staged = {}
+    try:
+        for name, data in files.items():
+            staged[name] = stage(out_dir / name, data)
+    except BaseException:
+        for tmp in staged.values():
+            os.unlink(tmp)
+        raise
+    for name, tmp in staged.items():
+        os.replace(tmp, out_dir / name)
     return sorted(out_dir / name for name in files)

@@ -2,6 +2,7 @@
 import datetime
 import os
 import platform
+import shlex
 from pathlib import Path
 
 import keras
@@ -20,10 +21,18 @@ def cpu_has_bf16_units():
     return "amx_bf16" in flags
 
 
+def gpus_have_bf16_units():
+    """Ampere (compute capability 8.0) and newer GPUs compute in bfloat16 natively."""
+    details = [tf.config.experimental.get_device_details(g)
+               for g in tf.config.list_physical_devices("GPU")]
+    return all(d.get("compute_capability", (0, 0)) >= (8, 0) for d in details)
+
+
 def choose_precision(requested, model_name):
     if requested != "auto":
         return requested
-    fast_bf16 = bool(tf.config.list_physical_devices("GPU")) or cpu_has_bf16_units()
+    fast_bf16 = gpus_have_bf16_units() if tf.config.list_physical_devices("GPU") \
+        else cpu_has_bf16_units()
     return "mixed_bfloat16" if model_name == "improved" and fast_bf16 else "float32"
 
 
@@ -41,20 +50,11 @@ def describe_device():
            f"{os.cpu_count()} cores)"
 
 
-def load(args):
-    if args.data_dir is not None:
-        (train_xy, test_xy), hashes = data.load_from_dir(args.data_dir)
-        source = f"--data-dir {data.find_folder(args.data_dir).name} (official layout)"
-    else:
-        (train_xy, test_xy), hashes = data.load_from_keras()
-        source = "keras.datasets.cifar10.load_data()"
-    return train_xy, test_xy, source, hashes
-
-
-def run(args):
+def run(args, dataset=None):
+    """Train, evaluate once on the test set, and write the outputs; return the metrics."""
     batch_size = args.batch_size or (128 if args.model == "improved" else 64)
     precision = choose_precision(args.precision, args.model)
-    (x_train, y_train), (x_test, y_test), source, hashes = load(args)
+    ((x_train, y_train), (x_test, y_test)), source, hashes = dataset or data.load(None)
     keras.utils.set_random_seed(args.seed)
     keras.mixed_precision.set_global_policy(precision)
     x_train, x_test = data.scale(x_train), data.scale(x_test)
@@ -94,7 +94,7 @@ def run(args):
             "test": {"accuracy": float(test_acc), "loss": float(test_loss)},
         },
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": "python -m examples.cifar10 " + " ".join(args.argv),
+        "command": shlex.join(["python", "-m", "examples.cifar10", *args.argv]),
     }
     report.write_outputs(args.out, history, metrics)
     return metrics

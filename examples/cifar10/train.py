@@ -5,6 +5,7 @@ import keras
 
 from examples.cifar10 import models
 
+# --8<-- [start:optimizer]
 PEAK_LEARNING_RATE = 2e-3
 WEIGHT_DECAY = 5e-4
 
@@ -23,6 +24,7 @@ def make_optimizer(model_name, steps_per_epoch, epochs):
     )
     # Keras 3 applies weight_decay decoupled from the gradient, as AdamW does.
     return keras.optimizers.Adam(schedule, weight_decay=WEIGHT_DECAY)
+# --8<-- [end:optimizer]
 
 
 # --8<-- [start:compile]

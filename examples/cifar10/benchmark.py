@@ -1,0 +1,243 @@
+"""Training time to a target test accuracy of two recipes (what it measures: DESCRIPTION).
+
+    python -m examples.cifar10.benchmark --data-dir DIR [--target 0.70] [--out FILE]
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from examples.cifar10 import data
+from examples.cifar10.cli import OneLineParser, positive_int, seed_int
+from examples.cifar10.data import DataError
+
+DESCRIPTION = """Time to a target test accuracy: TensorFlow's tutorial recipe against ours.
+
+Both recipes run one after the other in this one process, so on the same machine, with
+the same data: all 50,000 training images (no validation split: nothing is chosen here)
+and, after every epoch, the 10,000 test images. The clock runs only while an epoch
+trains; scoring the test set after it is not timed. A recipe stops at the first epoch
+whose test accuracy reaches the target, or after its epoch budget."""
+
+
+def fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def build_parser():
+    p = OneLineParser(prog="python -m examples.cifar10.benchmark",
+                      description=DESCRIPTION,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data-dir", metavar="DIR", type=Path,
+                   help="an extracted official CIFAR-10 folder; default: download with Keras")
+    p.add_argument("--target", type=fraction, default=0.70, metavar="ACC",
+                   help="test accuracy to reach, from 0 to 1 (default: %(default)s)")
+    p.add_argument("--tutorial-epochs", type=positive_int, default=10, metavar="N",
+                   help="epoch budget of the tutorial recipe, as in the tutorial "
+                        "(default: %(default)s)")
+    p.add_argument("--our-epochs", type=positive_int, default=6, metavar="N",
+                   help="epoch budget of our recipe; its learning-rate schedule spans it "
+                        "(default: %(default)s)")
+    p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"],
+                   default="auto",
+                   help="precision of our recipe, chosen as by python -m examples.cifar10; "
+                        "the tutorial recipe always runs in float32 (default: %(default)s)")
+    p.add_argument("--seed", type=seed_int, default=42, metavar="N",
+                   help="seeds Python, NumPy and TensorFlow before each recipe "
+                        "(default: %(default)s)")
+    p.add_argument("--out", type=Path, metavar="FILE",
+                   help="also write the results as JSON to FILE (default: only print them)")
+    p.add_argument("--quiet", action="store_true",
+                   help="no line per epoch, only the results")
+    return p
+
+
+def build_tutorial_cnn():
+    """The model of TensorFlow's CNN tutorial (tensorflow.org/tutorials/images/cnn), exactly.
+
+    Defined here, not taken from models.py: models.build_baseline() adds Dropout(0.2)
+    before the classifier, and this benchmark measures the tutorial's own recipe.
+    """
+    import keras
+    from keras import layers
+
+    from examples.cifar10 import models
+
+    return keras.Sequential([
+        keras.Input(shape=models.INPUT_SHAPE),
+        layers.Conv2D(32, 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.MaxPooling2D(),
+        layers.Conv2D(64, 3, activation="relu"),
+        layers.Flatten(),
+        layers.Dense(64, activation="relu"),
+        layers.Dense(models.NUM_CLASSES),
+    ], name="tf_tutorial")
+
+
+def build_recipe(name, steps_per_epoch, epochs):
+    import keras
+
+    from examples.cifar10 import train
+
+    if name == "ours":
+        return train.build_and_compile("improved", steps_per_epoch, epochs)
+    model = build_tutorial_cnn()
+    # The tutorial compiles with Adam's default learning rate, 1e-3: the baseline optimizer.
+    model.compile(optimizer=train.make_optimizer("baseline", steps_per_epoch, epochs),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model
+
+
+def accuracy_on(model, x, y):
+    import numpy as np
+
+    logits = model.predict(x, batch_size=1000, verbose=0)
+    return float(np.mean(np.argmax(logits, axis=-1) == y))
+
+
+def time_to_target(model, train_xy, test_xy, target, epochs, batch_size, log):
+    """Fit until test accuracy reaches `target`; return seconds and test accuracy per epoch."""
+    import keras
+
+    seconds, accuracies, clock = [], [], {}
+
+    def epoch_begin(epoch, logs=None):
+        clock["start"] = time.perf_counter()
+
+    def epoch_end(epoch, logs=None):
+        seconds.append(time.perf_counter() - clock["start"])  # the clock stops here
+        accuracies.append(accuracy_on(model, *test_xy))
+        log(f"  epoch {epoch + 1}: {seconds[-1]:.1f} s of training, "
+            f"test accuracy {accuracies[-1]:.4f}")
+        if accuracies[-1] >= target:
+            model.stop_training = True
+
+    model.fit(*train_xy, epochs=epochs, batch_size=batch_size, verbose=0,
+              callbacks=[keras.callbacks.LambdaCallback(on_epoch_begin=epoch_begin,
+                                                        on_epoch_end=epoch_end)])
+    return seconds, accuracies
+
+
+def ratio(a, b):
+    return round(a / b, 3) if a is not None and b else None
+
+
+def measure(args, dataset=None, log=print):
+    import keras
+    import tensorflow as tf
+
+    from examples.cifar10 import run
+
+    (train_xy, test_xy), source, hashes = dataset or data.load(None)
+    train_xy = (data.scale(train_xy[0]), train_xy[1])
+    test_xy = (data.scale(test_xy[0]), test_xy[1])
+    recipes = {
+        "tutorial": {"description": "TensorFlow's CNN tutorial: its CNN, Adam 1e-3",
+                     "batch_size": 32, "precision": "float32", "max_epochs": args.tutorial_epochs},
+        "ours": {"description": "models.build_improved() with train.build_and_compile()",
+                 "batch_size": 128, "precision": run.choose_precision(args.precision, "improved"),
+                 "max_epochs": args.our_epochs},
+    }
+    to_target = {}  # unrounded training seconds to the target, None if not reached
+    policy = keras.mixed_precision.global_policy()
+    try:
+        for name, recipe in recipes.items():
+            log(f"{name}: {recipe['description']}, batch {recipe['batch_size']}, "
+                f"{recipe['precision']}, at most {recipe['max_epochs']} epochs")
+            keras.utils.set_random_seed(args.seed)
+            keras.mixed_precision.set_global_policy(recipe["precision"])
+            steps = -(-len(train_xy[0]) // recipe["batch_size"])
+            model = build_recipe(name, steps, recipe["max_epochs"])
+            seconds, accuracies = time_to_target(model, train_xy, test_xy, args.target,
+                                                 recipe["max_epochs"], recipe["batch_size"], log)
+            reached = next((i + 1 for i, a in enumerate(accuracies) if a >= args.target), None)
+            to_target[name] = sum(seconds[:reached]) if reached else None
+            recipe.update({
+                "parameters": model.count_params(),
+                "seconds_per_epoch": [round(s, 2) for s in seconds],
+                "test_accuracy_per_epoch": accuracies,
+                "epochs_to_target": reached,
+                "seconds_to_target": None if reached is None else round(to_target[name], 1),
+            })
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    return {
+        "target": args.target,
+        "data": {"source": source, "train_images": len(train_xy[0]),
+                 "test_images": len(test_xy[0]), "sha256": hashes},
+        "device": run.describe_device(),
+        "versions": {"python": sys.version.split()[0],
+                     "tensorflow": tf.__version__,
+                     "keras": keras.__version__},
+        "recipes": recipes,
+        # Ours' training time over the tutorial's, and its inverse; None if either recipe
+        # missed the target.
+        "time_ratio": ratio(to_target["ours"], to_target["tutorial"]),
+        "speedup": ratio(to_target["tutorial"], to_target["ours"]),
+        "command": "python -m examples.cifar10.benchmark " + " ".join(args.argv),
+    }
+
+
+def summary(results):
+    target = results["target"]
+    lines = []
+    for name, label in (("tutorial", "TensorFlow tutorial recipe"), ("ours", "our recipe")):
+        r = results["recipes"][name]
+        if r["epochs_to_target"]:
+            lines.append(f"{label}: reached {target:.2f} test accuracy after "
+                         f"{r['epochs_to_target']} epoch(s), {r['seconds_to_target']:.1f} s "
+                         f"of training")
+        else:
+            lines.append(f"{label}: did not reach {target:.2f} test accuracy in "
+                         f"{r['max_epochs']} epoch(s) (best "
+                         f"{max(r['test_accuracy_per_epoch']):.4f}), "
+                         f"{sum(r['seconds_per_epoch']):.1f} s of training")
+    if results["time_ratio"] is not None and results["speedup"] is not None:
+        lines.append(f"ratio: our recipe took {results['time_ratio']:.2f} times the tutorial "
+                     f"recipe's training time ({results['speedup']:.2f}x as fast)")
+    else:
+        lines.append("ratio: none, since a recipe did not reach the target")
+    return "\n".join(lines)
+
+
+def validate(args):
+    if args.out is not None:
+        if args.out.is_dir():
+            raise DataError(f"--out {args.out}: is a directory; give a file name")
+        if not args.out.absolute().parent.is_dir():
+            raise DataError(f"--out {args.out}: no directory {args.out.absolute().parent}")
+    return data.load(args.data_dir) if args.data_dir is not None else None
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser().parse_args(argv)
+    args.argv = argv
+    try:
+        dataset = validate(args)
+        # Bad options and data are reported before TensorFlow loads, as by the main CLI.
+        results = measure(args, dataset, log=(lambda line: None) if args.quiet else print)
+    except DataError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(summary(results))
+    if args.out is not None:
+        from examples.cifar10.report import write_atomically
+
+        write_atomically(args.out, (json.dumps(results, indent=2) + "\n").encode())
+        print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,323 @@
+"""The CIFAR-10 example end to end on tiny synthetic data, and what it does with bad input.
+
+Training runs in this process (TensorFlow loads once). Bad input runs the real command
+in a subprocess, for its real stderr and exit status: each fails before TensorFlow loads.
+"""
+import hashlib
+import io
+import json
+import os
+import pickle
+import platform
+import re
+import shlex
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from matplotlib import image as mpimg
+
+from examples.cifar10 import data, models, train, report
+from examples.cifar10 import benchmark, cli
+from tests import cifar10_data
+from tests.conftest import ROOT
+
+OUTPUTS = {"acc.png", "loss.png", "metrics.json"}
+OPTIONS = ["--data-dir", "--model", "--epochs", "--batch-size", "--seed", "--out", "--quiet"]
+TINY = {"n_train_per_batch": 40, "n_test": 40}
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """An official-layout folder of 5 x 40 training and 40 test images (Python 2 pickles)."""
+    return cifar10_data.write_official_layout(tmp_path_factory.mktemp("cifar"), **TINY)
+
+
+@pytest.fixture
+def keras_policy():
+    """A run sets Keras' global precision policy; give later tests (and pages) theirs back."""
+    policy = keras.mixed_precision.global_policy()
+    yield
+    keras.mixed_precision.set_global_policy(policy)
+
+
+def run_cli(*args, module="examples.cifar10"):
+    return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def check_run(out, folder, printed, *, model, epochs, batch_size, seed):
+    assert set(os.listdir(out)) == OUTPUTS  # and no temporary file left behind
+    for name in ("acc.png", "loss.png"):
+        assert (out / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+        pixels = mpimg.imread(out / name)
+        assert pixels.ndim == 3 and pixels.shape[0] > 100 and pixels.shape[1] > 100
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["model"], metrics["epochs"], metrics["batch_size"], metrics["seed"]) == (
+        model, epochs, batch_size, seed)
+    assert metrics["parameters"] == models.BUILDERS[model]().count_params()
+    history = metrics["history"]
+    assert set(history) == {"accuracy", "loss", "val_accuracy", "val_loss"}
+    assert all(len(values) == epochs for values in history.values())
+    assert len(metrics["seconds_per_epoch"]) == epochs
+    final = metrics["final"]
+    assert final["train"] == {"accuracy": history["accuracy"][-1], "loss": history["loss"][-1]}
+    assert final["validation"] == {"accuracy": history["val_accuracy"][-1],
+                                   "loss": history["val_loss"][-1]}
+    assert 0 <= final["test"]["accuracy"] <= 1 and final["test"]["loss"] > 0
+    n_train = 5 * TINY["n_train_per_batch"]
+    assert metrics["data"]["train_images"] + metrics["data"]["validation_images"] == n_train
+    assert metrics["data"]["validation_images"] == round(0.1 * n_train)
+    assert metrics["data"]["test_images"] == TINY["n_test"]
+    assert "--data-dir" in metrics["data"]["source"]
+    assert metrics["data"]["sha256"] == {
+        name: hashlib.sha256((folder / name).read_bytes()).hexdigest()
+        for name in data.TRAIN_FILES + [data.TEST_FILE]}
+    assert metrics["versions"] == {"python": platform.python_version(),
+                                   "tensorflow": tf.__version__, "keras": keras.__version__}
+    assert metrics["device"] and metrics["date"]
+    assert metrics["command"].startswith("python -m examples.cifar10 --data-dir ")
+    summary = re.fullmatch(rf"{model}: test accuracy (\d\.\d{{4}}), test loss (\d+\.\d{{4}}); "
+                           rf"wrote {re.escape(str(out))}/acc\.png, loss\.png, metrics\.json\n",
+                           printed)
+    assert summary, printed
+    assert float(summary[1]) == round(final["test"]["accuracy"], 4)
+
+
+def test_baseline_trains_and_writes_consistent_outputs(tiny_data, tmp_path, capsys,
+                                                        keras_policy):
+    out = tmp_path / "out"
+    status = cli.main(["--data-dir", str(tiny_data), "--model", "baseline", "--epochs", "1",
+                       "--batch-size", "32", "--seed", "7", "--quiet", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    check_run(out, tiny_data, captured.out, model="baseline", epochs=1, batch_size=32, seed=7)
+
+
+def test_improved_trains_from_the_folder_holding_the_batches(tiny_data, tmp_path, capsys,
+                                                              keras_policy):
+    out = tmp_path / "out"
+    status = cli.main(["--data-dir", str(tiny_data.parent), "--model", "improved",
+                       "--epochs", "1", "--quiet", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    check_run(out, tiny_data, captured.out, model="improved", epochs=1, batch_size=128,
+              seed=42)
+
+
+def test_help_explains_every_option():
+    result = run_cli("--help")
+    assert result.returncode == 0 and not result.stderr
+    for option in OPTIONS:
+        assert option in result.stdout
+    for action in cli.build_parser()._actions:
+        assert action.help, f"{action.option_strings} has no help text"
+
+
+# --- bad input: one line on stderr, exit status 2, nothing written ------------------------
+
+def damage_missing_file(folder, tmp_path):
+    (folder / "test_batch").unlink()
+    return [], "missing CIFAR-10 file(s) test_batch"
+
+
+def damage_truncated_file(folder, tmp_path):
+    path = folder / "data_batch_3"
+    path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
+    return [], "data_batch_3: not a readable CIFAR-10 batch (UnpicklingError: pickle data was"
+
+
+def damage_crafted_pickle(folder, tmp_path):
+    marker = tmp_path / "MARKER"
+    (folder / "data_batch_2").write_bytes(
+        cifar10_data.crafted_batch(f"touch {shlex.quote(str(marker))}"))
+    return [], f"data_batch_2: not a readable CIFAR-10 batch (UnpicklingError: refusing to " \
+               f"load global {os.system.__module__}.system)"
+
+
+def damage_wrong_shape(folder, tmp_path):
+    rng = np.random.default_rng(1)
+    batch = cifar10_data.make_batch(10, rng, "training batch 4 of 5")
+    batch[b"data"] = batch[b"data"].reshape(10, 3, 32, 32).transpose(0, 2, 3, 1)  # N,32,32,3
+    (folder / "data_batch_4").write_bytes(cifar10_data.dumps(batch))
+    return [], "data_batch_4: 'data' is not an N x 3072 uint8 array"
+
+
+def damage_labels(folder, tmp_path):
+    rng = np.random.default_rng(1)
+    batch = cifar10_data.make_batch(10, rng, "training batch 5 of 5")
+    batch[b"labels"][3] = 10
+    (folder / "data_batch_5").write_bytes(cifar10_data.dumps(batch, protocol=4))
+    return [], "data_batch_5: 'labels' must be 10 class ids in 0..9"
+
+
+def damage_no_data_dir(folder, tmp_path):
+    return ["--data-dir", tmp_path / "nowhere"], "nowhere: no such directory"
+
+
+def options(*args, expected):
+    def damage(folder, tmp_path):
+        return list(args), expected
+    damage.__name__ = "options" + "_".join(map(str, args))
+    return damage
+
+
+BAD_INPUTS = [
+    damage_missing_file, damage_truncated_file, damage_crafted_pickle, damage_wrong_shape,
+    damage_labels, damage_no_data_dir,
+    options("--epochs", "0", expected="argument --epochs: must be at least 1, got 0"),
+    options("--batch-size", "-3", expected="argument --batch-size: must be at least 1, got -3"),
+    options("--epochs", "ten", expected="argument --epochs: expected a whole number, got 'ten'"),
+    options("--seed", "-1", expected="argument --seed: must be between 0 and 2**32 - 1"),
+    options("--model", "resnet", expected="argument --model: invalid choice: 'resnet'"),
+    options("--validation-fraction", "1", expected="--validation-fraction must be between"),
+    options("--validation-fraction", "0.999",
+            expected="--validation-fraction 0.999 leaves none of the 50 training images"),
+]
+
+
+@pytest.mark.parametrize("damage", BAD_INPUTS, ids=lambda damage: damage.__name__)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(damage, tmp_path):
+    folder = cifar10_data.write_official_layout(tmp_path / "data", n_train_per_batch=10,
+                                                n_test=10)
+    extra, expected = damage(folder, tmp_path)
+    out = tmp_path / "out"
+    result = run_cli("--data-dir", folder, "--epochs", "1", "--out", out, *extra)
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith(("error: ", "python -m examples.cifar10: error: "))
+    assert expected in result.stderr
+    assert not out.exists()
+    assert not (tmp_path / "MARKER").exists()  # the crafted pickle's command never ran
+
+
+def test_bad_data_leaves_an_existing_output_folder_as_it_was(tmp_path):
+    folder = cifar10_data.write_official_layout(tmp_path / "data", n_train_per_batch=10,
+                                                n_test=10)
+    damage_crafted_pickle(folder, tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metrics.json").write_text('{"from": "an earlier run"}\n')
+    before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
+    result = run_cli("--data-dir", folder, "--out", out)
+    assert result.returncode == 2 and "refusing to load global" in result.stderr
+    assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()} == before
+    assert not (tmp_path / "MARKER").exists()
+
+
+def test_out_that_is_a_file_is_refused_before_training(tmp_path, tiny_data):
+    out = tmp_path / "taken"
+    out.write_text("not a folder\n")
+    result = run_cli("--data-dir", tiny_data, "--out", out / "sub")
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "is not a directory" in result.stderr
+    assert out.read_text() == "not a folder\n"
+
+
+# --- the restricted unpickler -------------------------------------------------------------
+
+def test_restricted_unpickler_refuses_a_crafted_pickle_before_it_runs(tmp_path):
+    marker = tmp_path / "MARKER"
+    payload = cifar10_data.crafted_batch(f"touch {shlex.quote(str(marker))}")
+    with pytest.raises(pickle.UnpicklingError,
+                       match=rf"refusing to load global {os.system.__module__}\.system"):
+        data.RestrictedUnpickler(io.BytesIO(payload), encoding="bytes").load()
+    assert not marker.exists()
+    # The payload is real: plain pickle runs its command (here a harmless `touch`).
+    pickle.loads(payload, encoding="bytes")
+    assert marker.exists()
+
+
+@pytest.mark.parametrize("style", ["python2-protocol2", "python3-protocol2", "protocol4"])
+def test_restricted_unpickler_loads_batches_as_pickled_by_python_2_and_3(style, tmp_path):
+    batch = {b"data": np.arange(2 * 3072, dtype=np.uint32).astype(np.uint8).reshape(2, 3072),
+             b"labels": [3, 9], b"batch_label": b"training batch 1 of 5",
+             b"filenames": [b"a.png", b"b.png"]}
+    payload = {"python2-protocol2": lambda: cifar10_data.dumps(batch, protocol=2),
+               "python3-protocol2": lambda: pickle.dumps(batch, protocol=2),
+               "protocol4": lambda: pickle.dumps(batch, protocol=4)}[style]()
+    loaded = data.RestrictedUnpickler(io.BytesIO(payload), encoding="bytes").load()
+    assert loaded.keys() == batch.keys() and loaded[b"labels"] == [3, 9]
+    np.testing.assert_array_equal(loaded[b"data"], batch[b"data"])
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(payload)
+    images, labels = data.read_batch(path)
+    assert images.shape == (2, 32, 32, 3) and labels.tolist() == [3, 9]
+    # Channels first on disk, channels last in memory: pixel (0, 0) of image 1 is
+    # bytes 0, 1024 and 2048 of its row.
+    assert images[1, 0, 0].tolist() == batch[b"data"][1, [0, 1024, 2048]].tolist()
+
+
+# --- training recipe and atomic writes ----------------------------------------------------
+
+def test_improved_learning_rate_warms_up_then_decays():
+    optimizer = train.make_optimizer("improved", steps_per_epoch=10, epochs=5)
+    config = optimizer.get_config()
+    schedule = keras.optimizers.schedules.deserialize(config["learning_rate"])
+    at = {step: float(schedule(step)) for step in (0, 10, 30, 50)}
+    assert at[0] == pytest.approx(train.PEAK_LEARNING_RATE / 10)  # warm-up: one epoch
+    assert at[10] == pytest.approx(train.PEAK_LEARNING_RATE)
+    assert at[30] == pytest.approx(train.PEAK_LEARNING_RATE / 2)  # cosine: half-way
+    assert at[50] == pytest.approx(0, abs=1e-8)
+    assert config["weight_decay"] == pytest.approx(train.WEIGHT_DECAY)
+    assert float(train.make_optimizer("baseline", 10, 5).learning_rate) == pytest.approx(1e-3)
+
+
+def fail(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("failure", ["fsync", "replace", "write"])
+def test_write_atomically_keeps_the_old_file_when_a_write_fails(failure, tmp_path,
+                                                                monkeypatch):
+    target = tmp_path / "metrics.json"
+    target.write_bytes(b"old\n")
+    new = b"new\n" * 10_000
+    if failure == "write":
+        new = "text where bytes belong"  # f.write() raises TypeError
+    else:
+        monkeypatch.setattr(report.os, failure, fail)  # after the data went to the temp file
+    with pytest.raises((OSError, TypeError)):
+        report.write_atomically(target, new)
+    assert target.read_bytes() == b"old\n"
+    assert os.listdir(tmp_path) == ["metrics.json"]  # no temporary file left behind
+
+
+def test_write_atomically_replaces_the_file(tmp_path):
+    target = tmp_path / "metrics.json"
+    target.write_bytes(b"old\n")
+    report.write_atomically(target, b"new\n")
+    assert target.read_bytes() == b"new\n" and os.listdir(tmp_path) == ["metrics.json"]
+
+
+# --- the benchmark, on tiny data ----------------------------------------------------------
+
+def test_benchmark_times_both_recipes_to_the_target(tiny_data, tmp_path, capsys, keras_policy):
+    out = tmp_path / "benchmark.json"
+    status = benchmark.main(["--data-dir", str(tiny_data), "--target", "0.0",
+                             "--tutorial-epochs", "2", "--our-epochs", "2", "--quiet",
+                             "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert status == 0
+    results = json.loads(out.read_text())
+    for name in ("tutorial", "ours"):
+        recipe = results["recipes"][name]
+        # Target 0 is reached after the first epoch, which ends that recipe's training.
+        assert recipe["epochs_to_target"] == 1 and len(recipe["seconds_per_epoch"]) == 1
+        assert recipe["seconds_to_target"] == pytest.approx(recipe["seconds_per_epoch"][0],
+                                                            abs=0.06)
+    assert results["recipes"]["tutorial"]["batch_size"] == 32
+    assert results["recipes"]["tutorial"]["precision"] == "float32"
+    # The tutorial's CNN is the baseline without its dropout layer: same weights.
+    assert results["recipes"]["tutorial"]["parameters"] == \
+        models.build_baseline().count_params()
+    assert results["recipes"]["ours"]["parameters"] == models.build_improved().count_params()
+    assert results["speedup"] > 0 and results["time_ratio"] > 0
+    assert re.search(r"^TensorFlow tutorial recipe: reached 0\.00 test accuracy after 1 "
+                     r"epoch\(s\), [\d.]+ s of training$", printed, re.MULTILINE)
+    assert re.search(r"^ratio: our recipe took [\d.]+ times", printed, re.MULTILINE)
