@@ -15,14 +15,15 @@ from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # so `examples` imports when mkdocs runs as a console script
 
 PLOTS = ROOT / "plots"
-RUNS = {"improved": PLOTS / "metrics.json", "baseline": PLOTS / "baseline" / "metrics.json"}
+RUNS = {"improved": PLOTS / "metrics.json", "baseline": PLOTS / "baseline" / "metrics.json",
+        "benchmark": PLOTS / "benchmark.json"}
 TESTED_RECORD = ROOT / ".cache" / "tested-with.json"
 PYTHON_BLOCK = re.compile(r"^[ \t]*(```|~~~)[ \t]*\{?[ \t]*\.?py(thon)?\b", re.MULTILINE)
 METRIC = re.compile(r"\{\{\s*(?P<run>\w+)\.(?P<path>[\w.]+)\s*(?:\|\s*(?P<fmt>\w+)\s*)?\}\}")
 RESULTS_TABLE = "<!-- results-table -->"
+BENCHMARK_TABLE = "<!-- benchmark-table -->"
 _notebook_dir = tempfile.TemporaryDirectory(prefix="site-notebook-")
 
 
@@ -33,6 +34,9 @@ def on_files(files, config):
     for path in sorted(PLOTS.rglob("*.png")):
         files.append(File(str(path.relative_to(ROOT)), str(ROOT), config["site_dir"],
                           config["use_directory_urls"]))
+    # MkDocs restores sys.path after loading hooks; `examples` lives at the repository root.
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     from examples.cifar10.notebook import build_notebook
     import nbformat
 
@@ -117,7 +121,7 @@ def results_table(runs):
         ("**Test accuracy**", "final.test.accuracy", "pct"),
         ("Test loss", "final.test.loss", None),
     ]
-    names = [n for n in ("baseline", "improved") if n in runs]
+    names = ["baseline", "improved"]
     lines = ["| | " + " | ".join(f"`{n}`" for n in names) + " |",
              "|---|" + "---:|" * len(names)]
     for label, path, fmt in rows:
@@ -127,6 +131,22 @@ def results_table(runs):
             cells.append(f"{value:.3f}" if fmt is None and isinstance(value, float)
                          else formatted(value, fmt))
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def benchmark_table(bench):
+    """Time to the target test accuracy of both recipes, 'not reached' where it was not."""
+    target = formatted(bench["target"], "pct")
+    lines = [f"| Recipe | Batch | Epochs run | Best test accuracy | Epochs to {target} "
+             f"| Training time to {target} |", "|---|---:|---:|---:|---:|---:|"]
+    for name, label in (("tutorial", "TensorFlow tutorial"), ("ours", "ours (`improved`)")):
+        r = bench["recipes"][name]
+        reached = r["epochs_to_target"] is not None
+        lines.append(
+            f"| {label} | {r['batch_size']} | {len(r['test_accuracy_per_epoch'])} "
+            f"| {formatted(max(r['test_accuracy_per_epoch']), 'pct')} "
+            f"| {r['epochs_to_target'] if reached else 'not reached'} "
+            f"| {formatted(r['seconds_to_target'], 's') if reached else 'not reached'} |")
     return "\n".join(lines)
 
 
@@ -149,13 +169,17 @@ def insert_after_title(markdown, html):
 
 
 def on_page_markdown(markdown, page, config, files):
-    runs = None
-    if METRIC.search(markdown) or RESULTS_TABLE in markdown:
+    if METRIC.search(markdown) or RESULTS_TABLE in markdown or BENCHMARK_TABLE in markdown:
         runs = load_runs()
-        if RESULTS_TABLE in markdown:
-            if not runs:
-                raise PluginError(f"{page.file.src_uri}: no metrics in plots/ for the table")
-            markdown = markdown.replace(RESULTS_TABLE, results_table(runs))
+        for marker, run_names, render in (
+                (RESULTS_TABLE, ("improved", "baseline"), results_table),
+                (BENCHMARK_TABLE, ("benchmark",), lambda runs: benchmark_table(runs["benchmark"]))):
+            if marker in markdown:
+                missing = [RUNS[n].relative_to(ROOT).as_posix() for n in run_names
+                           if n not in runs]
+                if missing:
+                    raise PluginError(f"{page.file.src_uri}: {marker} needs {', '.join(missing)}")
+                markdown = markdown.replace(marker, render(runs))
         markdown = substitute_metrics(markdown, runs, page.file.src_uri)
     if page.file.src_uri.endswith(".md") and PYTHON_BLOCK.search(markdown):
         record = json.loads(TESTED_RECORD.read_text()) if TESTED_RECORD.exists() else {}

@@ -4,6 +4,7 @@
 """
 import argparse
 import json
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -184,7 +185,7 @@ def measure(args, dataset=None, log=print):
         # missed the target.
         "time_ratio": ratio(to_target["ours"], to_target["tutorial"]),
         "speedup": ratio(to_target["tutorial"], to_target["ours"]),
-        "command": "python -m examples.cifar10.benchmark " + " ".join(args.argv),
+        "command": shlex.join(["python", "-m", "examples.cifar10.benchmark", *args.argv]),
     }
 
 

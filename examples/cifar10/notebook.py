@@ -84,7 +84,7 @@ def steps():
     site, repo = site_urls()
     return [
         ("md", f"""\
-# CIFAR-10 case study
+# CIFAR-10 case study: the notebook
 
 This notebook trains a convolutional neural network (CNN) on CIFAR-10: it loads the data,
 prepares it, builds and compiles the model, trains it, evaluates it once on the test set and

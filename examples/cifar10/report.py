@@ -29,7 +29,12 @@ def stage(path, data):
 
 def write_atomically(path, data):
     """Write bytes to `path` so that a reader sees the old file or the new one, never half."""
-    os.replace(stage(path, data), path)
+    tmp = stage(path, data)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
 
 
 # --8<-- [start:plot]
