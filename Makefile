@@ -16,9 +16,9 @@ test: $(READY)  ## every test: snippets, examples, notebook, site build, browser
 build: $(READY)  ## the static site in site/, as the hosting workflow builds it
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-figures: $(READY)  ## retrain both models into plots/; FIGURES_ARGS="--data-dir DIR" offline
-	$(BIN)/python -m examples.cifar10 --model improved --epochs $${EPOCHS:-18} $(FIGURES_ARGS)
-	$(BIN)/python -m examples.cifar10 --model baseline --epochs 10 --out plots/baseline $(FIGURES_ARGS)
+figures: $(READY)  ## retrain both models into plots/ (EPOCHS, BASELINE_EPOCHS, FIGURES_ARGS)
+	$(BIN)/python -m examples.cifar10 --model improved --epochs $${EPOCHS:-17} $(FIGURES_ARGS)
+	$(BIN)/python -m examples.cifar10 --model baseline --epochs $${BASELINE_EPOCHS:-10} --out plots/baseline $(FIGURES_ARGS)
 
 $(READY): requirements.txt
 	$(PYTHON) -m venv $(VENV)
