@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from examples.cifar10 import data
-from examples.cifar10.cli import OneLineParser, positive_int, seed_int
+from examples.cifar10.cli import (OneLineParser, add_data_dir, add_precision, add_seed,
+                                  positive_int)
 from examples.cifar10.data import DataError
 
 DESCRIPTION = """Time to a target test accuracy: TensorFlow's tutorial recipe against ours.
@@ -36,8 +37,7 @@ def build_parser():
     p = OneLineParser(prog="python -m examples.cifar10.benchmark",
                       description=DESCRIPTION,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data-dir", metavar="DIR", type=Path,
-                   help="an extracted official CIFAR-10 folder; default: download with Keras")
+    add_data_dir(p)
     p.add_argument("--target", type=fraction, default=0.70, metavar="ACC",
                    help="test accuracy to reach, from 0 to 1 (default: %(default)s)")
     p.add_argument("--tutorial-epochs", type=positive_int, default=10, metavar="N",
@@ -46,13 +46,8 @@ def build_parser():
     p.add_argument("--our-epochs", type=positive_int, default=6, metavar="N",
                    help="epoch budget of our recipe; its learning-rate schedule spans it "
                         "(default: %(default)s)")
-    p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"],
-                   default="auto",
-                   help="precision of our recipe, chosen as by python -m examples.cifar10; "
-                        "the tutorial recipe always runs in float32 (default: %(default)s)")
-    p.add_argument("--seed", type=seed_int, default=42, metavar="N",
-                   help="seeds Python, NumPy and TensorFlow before each recipe "
-                        "(default: %(default)s)")
+    add_precision(p, "; for our recipe only: the tutorial recipe always runs in float32")
+    add_seed(p, "seeds Python, NumPy and TensorFlow before each recipe")
     p.add_argument("--out", type=Path, metavar="FILE",
                    help="also write the results as JSON to FILE (default: only print them)")
     p.add_argument("--quiet", action="store_true",

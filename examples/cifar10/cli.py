@@ -44,12 +44,30 @@ def seed_int(text):
     return value
 
 
-def build_parser():
-    p = OneLineParser(prog="python -m examples.cifar10", description=DESCRIPTION,
-                      formatter_class=argparse.RawDescriptionHelpFormatter)
+# Shared with examples.cifar10.benchmark, so both commands spell these options alike.
+def add_data_dir(p):
     p.add_argument("--data-dir", metavar="DIR", type=Path,
                    help="an extracted official CIFAR-10 folder (cifar-10-batches-py, or "
                         "the folder that holds it); default: download with Keras")
+
+
+def add_seed(p, what):
+    p.add_argument("--seed", type=seed_int, default=42, metavar="N",
+                   help=f"{what} (default: %(default)s)")
+
+
+def add_precision(p, note):
+    p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"],
+                   default="auto",
+                   help="auto: mixed_bfloat16 for the improved model on an Ampere or newer GPU "
+                        f"or a CPU with AMX bf16 tiles, else float32{note} "
+                        "(default: %(default)s)")
+
+
+def build_parser():
+    p = OneLineParser(prog="python -m examples.cifar10", description=DESCRIPTION,
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_data_dir(p)
     p.add_argument("--data-note", metavar="TEXT", default="",
                    help="recorded in metrics.json with the data source, e.g. where a "
                         "--data-dir copy came from")
@@ -60,16 +78,11 @@ def build_parser():
                    help="passes over the training set (default: %(default)s)")
     p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
                    help="images per gradient step (default: 64 for baseline, 128 for improved)")
-    p.add_argument("--seed", type=seed_int, default=42, metavar="N",
-                   help="seeds Python, NumPy and TensorFlow, and the validation split "
-                        "(default: %(default)s)")
+    add_seed(p, "seeds Python, NumPy and TensorFlow, and the validation split")
     p.add_argument("--validation-fraction", type=float, default=0.1, metavar="F",
                    help="share of the training set held out for validation "
                         "(default: %(default)s)")
-    p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"],
-                   default="auto",
-                   help="auto: mixed_bfloat16 for the improved model on an Ampere or newer GPU, or on a CPU "
-                        "with AMX bf16 tiles, else float32 (default: %(default)s)")
+    add_precision(p, "")
     p.add_argument("--out", type=Path, default=Path("plots"), metavar="DIR",
                    help="where acc.png, loss.png and metrics.json go (default: %(default)s)")
     p.add_argument("--quiet", action="store_true",
