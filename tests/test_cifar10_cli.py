@@ -68,6 +68,7 @@ def check_run(out, folder, printed, *, model, epochs, batch_size, seed):
     assert final["validation"] == {"accuracy": history["val_accuracy"][-1],
                                    "loss": history["val_loss"][-1]}
     assert 0 <= final["test"]["accuracy"] <= 1 and final["test"]["loss"] > 0
+    assert 0 <= final["test_flip_averaged"]["accuracy"] <= 1
     n_train = 5 * TINY["n_train_per_batch"]
     assert metrics["data"]["train_images"] + metrics["data"]["validation_images"] == n_train
     assert metrics["data"]["validation_images"] == round(0.1 * n_train)
@@ -255,8 +256,8 @@ def test_restricted_unpickler_loads_batches_as_pickled_by_python_2_and_3(style, 
 
 # --- training recipe and atomic writes ----------------------------------------------------
 
-def test_improved_learning_rate_warms_up_then_decays():
-    optimizer = train.make_optimizer("improved", steps_per_epoch=10, epochs=5)
+def test_learning_rate_warms_up_then_decays():
+    optimizer = train.make_optimizer(steps_per_epoch=10, epochs=5)
     config = optimizer.get_config()
     schedule = keras.optimizers.schedules.deserialize(config["learning_rate"])
     at = {step: float(schedule(step)) for step in (0, 10, 30, 50)}
@@ -265,7 +266,25 @@ def test_improved_learning_rate_warms_up_then_decays():
     assert at[30] == pytest.approx(train.PEAK_LEARNING_RATE / 2)  # cosine: half-way
     assert at[50] == pytest.approx(0, abs=1e-8)
     assert config["weight_decay"] == pytest.approx(train.WEIGHT_DECAY)
-    assert float(train.make_optimizer("baseline", 10, 5).learning_rate) == pytest.approx(1e-3)
+
+
+def test_flip_averaging_lets_each_image_and_its_left_right_mirror_vote():
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(3)])
+    x = np.random.default_rng(0).random((200, 4, 4, 1), dtype=np.float32)
+
+    def probabilities(images):
+        return keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(images, verbose=0)))
+
+    both_views = probabilities(x) + probabilities(np.flip(x, axis=2))  # axis 2: width
+    assert train.flip_averaged_accuracy(model, x, both_views.argmax(-1)) == 1.0
+    # Labels from one view alone, or from an upside-down mirror, disagree somewhere:
+    # so the 1.0 above needs both views, mirrored left to right.
+    one_view = probabilities(x)
+    upside_down = one_view + probabilities(np.flip(x, axis=1))
+    assert train.flip_averaged_accuracy(model, x, one_view.argmax(-1)) < 1.0
+    assert train.flip_averaged_accuracy(model, x, upside_down.argmax(-1)) < 1.0
 
 
 def fail(*args, **kwargs):
@@ -297,27 +316,50 @@ def test_write_atomically_replaces_the_file(tmp_path):
 
 # --- the benchmark, on tiny data ----------------------------------------------------------
 
-def test_benchmark_times_both_recipes_to_the_target(tiny_data, tmp_path, capsys, keras_policy):
+def test_benchmark_times_all_three_recipes_to_the_target(tiny_data, tmp_path, capsys,
+                                                         keras_policy):
     out = tmp_path / "benchmark.json"
     status = benchmark.main(["--data-dir", str(tiny_data), "--target", "0.0",
-                             "--tutorial-epochs", "2", "--our-epochs", "2", "--quiet",
-                             "--out", str(out)])
+                             "--tutorial-epochs", "2", "--baseline-epochs", "2",
+                             "--improved-epochs", "2", "--quiet", "--out", str(out)])
     printed = capsys.readouterr().out
     assert status == 0
     results = json.loads(out.read_text())
-    for name in ("tutorial", "ours"):
+    for name in ("tutorial", "baseline", "improved"):
         recipe = results["recipes"][name]
         # Target 0 is reached after the first epoch, which ends that recipe's training.
         assert recipe["epochs_to_target"] == 1 and len(recipe["seconds_per_epoch"]) == 1
         assert recipe["seconds_to_target"] == pytest.approx(recipe["seconds_per_epoch"][0],
                                                             abs=0.06)
-    assert results["recipes"]["tutorial"]["batch_size"] == 32
+    assert [results["recipes"][n]["batch_size"] for n in ("tutorial", "baseline", "improved")] \
+        == [32, 64, 128]
     assert results["recipes"]["tutorial"]["precision"] == "float32"
     # The tutorial's CNN is the baseline without its dropout layer: same weights.
     assert results["recipes"]["tutorial"]["parameters"] == \
         models.build_baseline().count_params()
-    assert results["recipes"]["ours"]["parameters"] == models.build_improved().count_params()
-    assert results["speedup"] > 0 and results["time_ratio"] > 0
+    assert results["recipes"]["improved"]["parameters"] == models.build_improved().count_params()
+    for name in ("baseline", "improved"):
+        versus = results["versus_tutorial"][name]
+        assert versus["kind"] == "exact" and versus["time_ratio"] == pytest.approx(
+            results["recipes"][name]["seconds_to_target"]
+            / results["recipes"]["tutorial"]["seconds_to_target"], rel=0.01, abs=0.01)
     assert re.search(r"^TensorFlow tutorial recipe: reached 0\.00 test accuracy after 1 "
                      r"epoch\(s\), [\d.]+ s of training$", printed, re.MULTILINE)
-    assert re.search(r"^ratio: our recipe took [\d.]+ times", printed, re.MULTILINE)
+    assert re.search(r"^ratio, improved: [\d.]+ times the tutorial", printed, re.MULTILINE)
+
+
+def recipe_result(seconds, accuracies, target=0.7):
+    reached = next((i + 1 for i, a in enumerate(accuracies) if a >= target), None)
+    return {"seconds_per_epoch": seconds, "test_accuracy_per_epoch": accuracies,
+            "epochs_to_target": reached,
+            "seconds_to_target": sum(seconds[:reached]) if reached else None}
+
+
+def test_ratio_is_exact_when_both_reach_the_target_and_a_bound_when_the_tutorial_misses():
+    tutorial_hits = recipe_result([10, 10, 10, 10], [0.5, 0.6, 0.71, 0.72])
+    tutorial_misses = recipe_result([10, 10, 10, 10], [0.5, 0.6, 0.65, 0.68])
+    ours = recipe_result([5, 5], [0.6, 0.72])
+    assert benchmark.compare(ours, tutorial_hits) == {"time_ratio": 0.333, "kind": "exact"}
+    # The tutorial needs more than its 40 s budget, so ours (10 s) is at most 0.25 of it.
+    assert benchmark.compare(ours, tutorial_misses) == {"time_ratio": 0.25, "kind": "at most"}
+    assert benchmark.compare(recipe_result([5, 5], [0.6, 0.69]), tutorial_hits) is None

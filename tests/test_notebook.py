@@ -77,13 +77,17 @@ def test_notebook_is_self_contained_and_built_from_the_example_sections():
     assert nbformat.writes(nb) == nbformat.writes(notebook.build_notebook())
 
 
-def test_notebook_runs_and_prints_a_test_accuracy(tiny_env, tmp_path):
+def test_notebook_runs_and_prints_both_test_accuracies(tiny_env, tmp_path):
     nb = execute(notebook.build_notebook(), tmp_path)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
-    last = "".join(printed(cell) for cell in code[-3:])
+    last = "".join(printed(cell) for cell in code[-6:])
     match = re.search(r"^test accuracy: (\d\.\d{4}), test loss: \d+\.\d{4}$", last, re.MULTILINE)
     assert match, last
     assert 0 <= float(match[1]) <= 1
+    voted = re.search(r"^test accuracy, image and mirror averaged: (\d\.\d{4})$", last,
+                      re.MULTILINE)
+    assert voted, last
+    assert 0 <= float(voted[1]) <= 1
     assert "training 90, validation 10, test 20 images" in "".join(map(printed, code))
     figures = [o for o in code[-1].outputs if "image/png" in o.get("data", {})]
     assert len(figures) == 2  # accuracy and loss curves

@@ -26,6 +26,7 @@ def test_metrics_carry_provenance_and_agree_with_themselves(run):
     assert len(metrics["seconds_per_epoch"]) == epochs
     assert metrics["final"]["train"]["accuracy"] == history["accuracy"][-1]
     assert metrics["final"]["validation"]["loss"] == history["val_loss"][-1]
+    assert 0 < metrics["final"]["test_flip_averaged"]["accuracy"] <= 1
     assert set(metrics["data"]["sha256"]) == {f"data_batch_{i}" for i in range(1, 6)} | {
         "test_batch"}
     assert all(re.fullmatch(r"[0-9a-f]{64}", h) for h in metrics["data"]["sha256"].values())
@@ -51,6 +52,7 @@ def test_case_study_page_shows_the_metrics_and_nothing_unfilled(built_site):
     assert "{{" not in page and "results-table" not in page
     for name, folder in RUNS.items():
         metrics = json.loads((folder / "metrics.json").read_text())
-        shown = f"{100 * metrics['final']['test']['accuracy']:.1f} %"
-        assert shown in page, f"{name}'s test accuracy {shown} is not on the page"
+        for result in ("test", "test_flip_averaged"):
+            shown = f"{100 * metrics['final'][result]['accuracy']:.1f} %"
+            assert shown in page, f"{name}'s {result} accuracy {shown} is not on the page"
     assert 'src="../plots/acc.png"' in page and 'src="../plots/loss.png"' in page

@@ -39,15 +39,17 @@ def conv_block(filters, dropout):
 
 
 def build_improved():
-    """A VGG-style CNN: augmentation, three conv blocks, batch norm, dropout growing with depth."""
+    """A VGG-style CNN: augmentation, three conv blocks with batch norm, light dropout."""
     return keras.Sequential([
         keras.Input(shape=INPUT_SHAPE),
-        # Active only in fit(): each epoch sees flipped and shifted copies.
+        # Active only in fit(): each epoch sees mirrored and shifted copies. Shifts of up to
+        # 2 pixels (1/16 of the image), as fast CIFAR-10 recipes use; 4 pixels scored about
+        # the same in our runs.
         layers.RandomFlip("horizontal"),
-        layers.RandomTranslation(0.125, 0.125, fill_mode="reflect"),
-        # Light dropout: with augmentation on, a run of under 20 epochs underfits rather than
-        # overfits (measured: dropout of 0.1/0.2/0.3 and 0.4 kept training accuracy below
-        # validation accuracy and reached 82.4 % test; this setting reached 84.3 %).
+        layers.RandomTranslation(0.0625, 0.0625, fill_mode="reflect"),
+        # Light dropout: augmentation already regularises. In our runs, heavier dropout
+        # (0.1/0.2/0.3 in the blocks, 0.4 in the head) kept training accuracy below
+        # validation accuracy and lowered test accuracy.
         *conv_block(32, 0.0),
         *conv_block(64, 0.0),
         *conv_block(128, 0.1),

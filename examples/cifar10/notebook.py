@@ -195,6 +195,12 @@ Augmentation and dropout are off here: evaluation sees the real test images.""")
 test_loss, test_accuracy = model.evaluate(x_test, y_test, batch_size=256, verbose=0)
 print(f"test accuracy: {test_accuracy:.4f}, test loss: {test_loss:.4f}")"""),
         ("md", """\
+Letting each test image and its mirror image vote together usually adds a little accuracy:"""),
+        ("section", "train.py:flip_average"),
+        ("code", """\
+print(f"test accuracy, image and mirror averaged: "
+      f"{flip_averaged_accuracy(model, x_test, y_test):.4f}")"""),
+        ("md", """\
 ## Learning curves
 
 Training against validation accuracy and loss per epoch. A training curve that keeps

@@ -52,7 +52,7 @@ def describe_device():
 
 def run(args, dataset=None):
     """Train, evaluate once on the test set, and write the outputs; return the metrics."""
-    batch_size = args.batch_size or (128 if args.model == "improved" else 64)
+    batch_size = args.batch_size or train.BATCH_SIZES[args.model]
     precision = choose_precision(args.precision, args.model)
     ((x_train, y_train), (x_test, y_test)), source, hashes = dataset or data.load(None)
     keras.utils.set_random_seed(args.seed)
@@ -66,6 +66,7 @@ def run(args, dataset=None):
     history = {k: [float(v) for v in vs] for k, vs in history.items()
                if k in ("accuracy", "loss", "val_accuracy", "val_loss")}
     test_loss, test_acc = model.evaluate(*(x_test, y_test), batch_size=256, verbose=0)
+    test_flip_acc = train.flip_averaged_accuracy(model, x_test, y_test)
     metrics = {
         "model": args.model,
         "parameters": model.count_params(),
@@ -92,6 +93,7 @@ def run(args, dataset=None):
             "validation": {"accuracy": history["val_accuracy"][-1],
                            "loss": history["val_loss"][-1]},
             "test": {"accuracy": float(test_acc), "loss": float(test_loss)},
+            "test_flip_averaged": {"accuracy": test_flip_acc},
         },
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": shlex.join(["python", "-m", "examples.cifar10", *args.argv]),
