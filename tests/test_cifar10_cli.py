@@ -268,6 +268,22 @@ def test_learning_rate_warms_up_then_decays():
     assert config["weight_decay"] == pytest.approx(train.WEIGHT_DECAY)
 
 
+def test_weight_decay_shrinks_kernels_but_not_batch_norm_or_biases():
+    model = train.build_and_compile("improved", steps_per_epoch=10, epochs=5)
+    variables = model.trainable_variables
+    before = [v.numpy().copy() for v in variables]
+    # A zero gradient moves nothing through Adam, so any change is weight decay alone.
+    model.optimizer.apply_gradients([(keras.ops.zeros_like(v), v) for v in variables])
+    shrink = 1 - train.PEAK_LEARNING_RATE / 10 * train.WEIGHT_DECAY  # step 0: warm-up start
+    for variable, old in zip(variables, before):
+        if variable.name == "kernel":
+            np.testing.assert_allclose(variable.numpy(), old * shrink, rtol=1e-6)
+            assert not np.array_equal(variable.numpy(), old)
+        else:
+            assert variable.name in ("gamma", "beta", "bias")
+            np.testing.assert_array_equal(variable.numpy(), old)
+
+
 def test_flip_averaging_lets_each_image_and_its_left_right_mirror_vote():
     keras.utils.set_random_seed(0)
     model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),

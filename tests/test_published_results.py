@@ -53,6 +53,6 @@ def test_case_study_page_shows_the_metrics_and_nothing_unfilled(built_site):
     for name, folder in RUNS.items():
         metrics = json.loads((folder / "metrics.json").read_text())
         for result in ("test", "test_flip_averaged"):
-            shown = f"{100 * metrics['final'][result]['accuracy']:.1f} %"
+            shown = f"{100 * metrics['final'][result]['accuracy']:.2f} %"
             assert shown in page, f"{name}'s {result} accuracy {shown} is not on the page"
     assert 'src="../plots/acc.png"' in page and 'src="../plots/loss.png"' in page
