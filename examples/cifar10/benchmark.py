@@ -46,7 +46,7 @@ def build_parser():
     p.add_argument("--tutorial-epochs", type=positive_int, default=10, metavar="N",
                    help="epoch budget of the tutorial recipe, as in the tutorial "
                         "(default: %(default)s)")
-    p.add_argument("--baseline-epochs", type=positive_int, default=10, metavar="N",
+    p.add_argument("--baseline-epochs", type=positive_int, default=6, metavar="N",
                    help="epoch budget of our recipe on the baseline model; its learning-rate "
                         "schedule spans it (default: %(default)s)")
     p.add_argument("--improved-epochs", type=positive_int, default=4, metavar="N",
