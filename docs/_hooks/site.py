@@ -137,6 +137,12 @@ def results_table(runs):
     return "\n".join(lines)
 
 
+def ratio_cell(versus):
+    if versus is None:
+        return "not reached"
+    return ("" if versus["kind"] == "exact" else "at most ") + f"{versus['time_ratio']:.2f} ×"
+
+
 def benchmark_table(bench):
     """Time to the target test accuracy of each recipe, 'not reached' where it was not."""
     target = f"{100 * bench['target']:g} %"
@@ -147,9 +153,7 @@ def benchmark_table(bench):
                         ("improved", "ours, `improved`")):
         r = bench["recipes"][name]
         reached = r["epochs_to_target"] is not None
-        versus = bench["versus_tutorial"].get(name) if name != "tutorial" else None
-        ratio = ("—" if name == "tutorial" else "not reached" if versus is None else
-                 ("" if versus["kind"] == "exact" else "at most ") + f"{versus['time_ratio']:.2f} ×")
+        ratio = "—" if name == "tutorial" else ratio_cell(bench["versus_tutorial"][name])
         lines.append(
             f"| {label} | {r['batch_size']} | {len(r['test_accuracy_per_epoch'])} "
             f"| {formatted(max(r['test_accuracy_per_epoch']), 'pct')} "

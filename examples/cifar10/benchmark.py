@@ -138,11 +138,10 @@ def compare(ours, tutorial):
     """
     if ours["seconds_to_target"] is None:
         return None
-    if tutorial["seconds_to_target"] is not None:
-        return {"time_ratio": round(ours["seconds_to_target"] / tutorial["seconds_to_target"], 3),
-                "kind": "exact"}
-    return {"time_ratio": round(ours["seconds_to_target"] / sum(tutorial["seconds_per_epoch"]), 3),
-            "kind": "at most"}
+    reached = tutorial["seconds_to_target"] is not None
+    reference = tutorial["seconds_to_target"] if reached else sum(tutorial["seconds_per_epoch"])
+    return {"time_ratio": round(ours["seconds_to_target"] / reference, 3),
+            "kind": "exact" if reached else "at most"}
 
 
 def measure(args, dataset=None, log=print):

@@ -172,6 +172,7 @@ decoupled weight decay. `build_and_compile` looks a model up by name in
 `models.BUILDERS`: in the source that is the `models` module, here a namespace holds it."""),
         ("section", "models.py:builders"),
         ("code", "models = types.SimpleNamespace(BUILDERS=BUILDERS)"),
+        ("section", "train.py:batch_sizes"),
         ("section", "train.py:optimizer"),
         ("section", "train.py:compile"),
         ("md", """\
@@ -182,7 +183,7 @@ line per epoch shows the training and validation accuracy and loss."""),
         ("code", """\
 MODEL_NAME = "improved"  # or "baseline"
 EPOCHS = int(os.environ.get("CIFAR10_EPOCHS", "10"))
-BATCH_SIZE = 128 if MODEL_NAME == "improved" else 64
+BATCH_SIZE = BATCH_SIZES[MODEL_NAME]
 steps_per_epoch = -(-len(x_fit) // BATCH_SIZE)  # rounded up: the last batch is smaller
 model = build_and_compile(MODEL_NAME, steps_per_epoch, EPOCHS)
 history = model.fit(x_fit, y_fit, validation_data=(x_val, y_val), epochs=EPOCHS,

@@ -6,8 +6,10 @@ import numpy as np
 
 from examples.cifar10 import models
 
+# --8<-- [start:batch_sizes]
 # Batch sizes of the published runs, also the defaults of the command line.
 BATCH_SIZES = {"baseline": 64, "improved": 128}
+# --8<-- [end:batch_sizes]
 
 # --8<-- [start:optimizer]
 PEAK_LEARNING_RATE = 2e-3
