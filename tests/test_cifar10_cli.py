@@ -128,7 +128,7 @@ def damage_missing_file(folder, tmp_path):
 def damage_truncated_file(folder, tmp_path):
     path = folder / "data_batch_3"
     path.write_bytes(path.read_bytes()[:path.stat().st_size // 2])
-    return [], "data_batch_3: not a readable CIFAR-10 batch (UnpicklingError: pickle data was"
+    return [], "data_batch_3: not a readable CIFAR-10 batch (UnpicklingError: damaged pickle"
 
 
 def damage_crafted_pickle(folder, tmp_path):

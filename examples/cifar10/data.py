@@ -1,7 +1,11 @@
 """Load CIFAR-10 from Keras' download or from an extracted official folder."""
 import hashlib
+import io
+import math
 import os
 import pickle
+import pickletools
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -19,32 +23,386 @@ class DataError(Exception):
 # --8<-- [end:layout]
 
 
-# --8<-- [start:unpickler]
-class RestrictedUnpickler(pickle.Unpickler):
-    """Unpickle only what a CIFAR-10 batch holds: NumPy arrays and plain values.
+def shown(text, limit=60):
+    """Text from a file, safe for a terminal: control characters escaped, length capped."""
+    if isinstance(text, (bytes, bytearray)):
+        text = bytes(text[:limit * 4]).decode("latin-1")
+    text = str(text)
+    cut = len(text) > limit
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    return text + ("..." if cut else "")
 
-    A pickle can name any importable callable and have it called while it
-    loads. A crafted batch file could run a shell command that way, so every
-    global outside this short list is refused before it is imported.
+
+# Limits that hold for every official batch with room to spare (a batch is 10,000 images,
+# 30.7 MB of pixels and about 50,000 opcodes), so that no file can take more than a
+# small multiple of its size in memory, or more than a moment to refuse.
+MAX_FILE_BYTES = 256 * 2**20
+MAX_OPCODES = 200_000
+MAX_MARK_DEPTH = 16
+MAX_DICT_KEYS = 64
+DTYPES = {"u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "b1"}  # plain numbers only
+
+
+# --8<-- [start:unpickler]
+class RestrictedUnpickler:
+    """Read a pickle that holds what a CIFAR-10 batch holds, and nothing else.
+
+    A pickle is a program: it can name any importable callable and have it called while it
+    loads. A crafted batch could run a shell command that way, or hand NumPy a state that
+    corrupts memory, or ask a codec for gigabytes. So the file is never given to `pickle`:
+    its opcodes are walked one by one (`pickletools.genops` parses them without building
+    anything), and only these calls are carried out, by this class, on checked arguments:
+
+    - `numpy.dtype(name)` for a plain integer type such as `'u1'`;
+    - `_reconstruct(ndarray, (0,), b'b')` followed by its state, or `_frombuffer(...)`:
+      an array built here with `np.frombuffer` from exactly `prod(shape) * itemsize`
+      bytes of the file;
+    - `_codecs.encode(text, 'latin1')` and `bytes()`: how Python 3 writes byte strings
+      in protocols 0 to 2.
+
+    Any other global, opcode or argument is refused with `pickle.UnpicklingError` before
+    anything is imported or called.
     """
 
-    ALLOWED = {
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        # Protocol 5 (Python 3.14's default) rebuilds arrays from a buffer.
-        ("numpy.core.numeric", "_frombuffer"),
-        ("numpy._core.numeric", "_frombuffer"),
-        # Python 3 protocol-2 pickles spell byte strings as _codecs.encode(str, "latin1").
-        ("_codecs", "encode"),
+    GLOBALS = {
+        ("numpy", "ndarray"): "ndarray",
+        ("numpy", "dtype"): "dtype",
+        ("numpy.core.multiarray", "_reconstruct"): "reconstruct",
+        ("numpy._core.multiarray", "_reconstruct"): "reconstruct",
+        ("numpy.core.numeric", "_frombuffer"): "frombuffer",   # protocol 5
+        ("numpy._core.numeric", "_frombuffer"): "frombuffer",
+        ("_codecs", "encode"): "encode",
+        ("__builtin__", "bytes"): "bytes",  # protocol 2's empty bytes value
+        ("builtins", "bytes"): "bytes",
     }
-
-    def find_class(self, module, name):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
-        return super().find_class(module, name)
 # --8<-- [end:unpickler]
+
+    def __init__(self, file, encoding="bytes"):
+        if encoding != "bytes":
+            raise ValueError("only encoding='bytes' is supported")
+        self.file = file
+
+    def load(self):
+        """Return the unpickled object; raise pickle.UnpicklingError for anything else."""
+        try:
+            return _Machine().run(self.file)
+        except pickle.UnpicklingError:
+            raise
+        except (ValueError, TypeError, OverflowError, KeyError, IndexError,
+                UnicodeError, EOFError, MemoryError) as err:
+            # pickletools reports a damaged file (truncation, bad lengths) this way.
+            raise pickle.UnpicklingError(f"damaged pickle ({shown(err, 100)})") from None
+
+
+def refuse(why):
+    raise pickle.UnpicklingError(why)
+
+
+class _Global:
+    def __init__(self, role):
+        self.role = role
+
+
+class _Pending:
+    """A dtype or an array made by REDUCE, waiting for its one BUILD."""
+
+    def __init__(self, kind, value=None):
+        self.kind, self.value, self.built = kind, value, False
+
+
+def _shape(value):
+    if not isinstance(value, tuple) or len(value) > 4 or not all(
+            type(n) is int and 0 <= n <= MAX_FILE_BYTES for n in value):
+        refuse("array shape is not a short tuple of sizes")
+    return value
+
+
+def _dtype(value):
+    if isinstance(value, _Pending) and value.kind == "dtype" and value.value is not None:
+        return value.value
+    if isinstance(value, np.dtype):
+        return value
+    refuse("array type is not a plain integer dtype")
+
+
+def _array(raw, dtype, shape, order):
+    """An array from exactly the bytes its shape and dtype need: no strides, no objects."""
+    if not isinstance(raw, (bytes, bytearray)):
+        refuse("array data is not raw bytes (object arrays are refused)")
+    if len(raw) != math.prod(shape) * dtype.itemsize:
+        refuse(f"array of shape {shape} needs {math.prod(shape) * dtype.itemsize} bytes, "
+               f"file has {len(raw)}")
+    return np.frombuffer(bytes(raw), dtype=dtype).reshape(shape, order=order)
+
+
+class _Machine:
+    """The pickle virtual machine, cut down to what a CIFAR-10 batch uses."""
+
+    def __init__(self):
+        self.stack, self.marks, self.memo = [], [], {}
+
+    def run(self, file):
+        for count, (op, arg, _) in enumerate(pickletools.genops(file)):
+            if count > MAX_OPCODES:
+                refuse(f"more than {MAX_OPCODES} opcodes")
+            name = op.name
+            if name == "STOP":
+                if len(self.stack) != 1 or self.marks:
+                    refuse("stack not empty at STOP")
+                return self.finished(self.stack[0])
+            handler = getattr(self, "op_" + name, None)
+            if handler is None:
+                refuse(f"opcode {name} is not used by CIFAR-10 batches")
+            handler(arg)
+        refuse("no STOP opcode")
+
+    def finished(self, value):
+        if isinstance(value, dict):
+            value = {k: self.finished_value(v) for k, v in value.items()}
+        return value
+
+    @staticmethod
+    def finished_value(value):
+        if isinstance(value, _Pending):
+            if value.kind != "array" or not value.built:
+                refuse("an array was never given its data")
+            return value.value
+        return value
+
+    # -- stack helpers
+    def pop(self):
+        if not self.stack:
+            refuse("stack underflow")
+        return self.stack.pop()
+
+    def pop_mark(self):
+        if not self.marks:
+            refuse("no MARK on the stack")
+        items, self.stack = self.stack, self.marks.pop()
+        return items
+
+    def push(self, value):
+        self.stack.append(value)
+
+    # -- framing, marks, memo
+    def op_PROTO(self, arg):
+        if not 0 <= arg <= 5:
+            refuse(f"unsupported pickle protocol {arg}")
+
+    def op_FRAME(self, arg):
+        pass
+
+    def op_MARK(self, arg):
+        if len(self.marks) >= MAX_MARK_DEPTH:
+            refuse(f"nested more than {MAX_MARK_DEPTH} deep")
+        self.marks.append(self.stack)
+        self.stack = []
+
+    def op_PUT(self, arg):
+        if not self.stack:
+            refuse("memo of an empty stack")
+        self.memo[arg] = self.stack[-1]
+
+    op_BINPUT = op_LONG_BINPUT = op_PUT
+
+    def op_MEMOIZE(self, arg):
+        self.op_PUT(len(self.memo))
+
+    def op_GET(self, arg):
+        if arg not in self.memo:
+            refuse(f"memo entry {shown(arg)} is missing")
+        self.push(self.memo[arg])
+
+    op_BINGET = op_LONG_BINGET = op_GET
+
+    # -- plain values
+    def op_NONE(self, arg):
+        self.push(None)
+
+    def op_NEWTRUE(self, arg):
+        self.push(True)
+
+    def op_NEWFALSE(self, arg):
+        self.push(False)
+
+    def op_INT(self, arg):
+        self.push(arg)
+
+    op_BININT = op_BININT1 = op_BININT2 = op_LONG = op_INT
+
+    def op_LONG1(self, arg):
+        if not -2**63 <= arg < 2**64:
+            refuse("integer out of range")
+        self.push(arg)
+
+    def op_STRING(self, arg):
+        # Python 2 `str`: loaded as bytes (encoding="bytes"); pickletools gives latin-1 text.
+        self.push(arg.encode("latin-1") if isinstance(arg, str) else bytes(arg))
+
+    op_BINSTRING = op_SHORT_BINSTRING = op_STRING
+
+    def op_BINBYTES(self, arg):
+        self.push(bytes(arg))
+
+    op_SHORT_BINBYTES = op_BINBYTES8 = op_BYTEARRAY8 = op_BINBYTES
+
+    def op_UNICODE(self, arg):
+        self.push(arg)
+
+    op_BINUNICODE = op_SHORT_BINUNICODE = op_BINUNICODE8 = op_UNICODE
+
+    # -- containers
+    def op_EMPTY_DICT(self, arg):
+        self.push({})
+
+    def op_EMPTY_LIST(self, arg):
+        self.push([])
+
+    def op_EMPTY_TUPLE(self, arg):
+        self.push(())
+
+    def op_TUPLE(self, arg):
+        self.push(tuple(self.pop_mark()))
+
+    def op_TUPLE1(self, arg):
+        self.push((self.pop(),))
+
+    def op_TUPLE2(self, arg):
+        b, a = self.pop(), self.pop()
+        self.push((a, b))
+
+    def op_TUPLE3(self, arg):
+        c, b, a = self.pop(), self.pop(), self.pop()
+        self.push((a, b, c))
+
+    def op_LIST(self, arg):
+        self.push(self.pop_mark())
+
+    def op_DICT(self, arg):
+        self.push({})
+        self.set_items(self.stack[-1], self.pop_mark_under())
+
+    def pop_mark_under(self):
+        target = self.pop()
+        items = self.pop_mark()
+        self.push(target)
+        return items
+
+    def op_APPEND(self, arg):
+        self.append_items([self.pop()])
+
+    def op_APPENDS(self, arg):
+        self.append_items(self.pop_mark())
+
+    def append_items(self, items):
+        if not self.stack or type(self.stack[-1]) is not list:
+            refuse("APPEND to something that is not a list")
+        self.stack[-1].extend(items)
+
+    def op_SETITEM(self, arg):
+        value, key = self.pop(), self.pop()
+        self.set_items(self.top_dict(), [key, value])
+
+    def op_SETITEMS(self, arg):
+        items = self.pop_mark()
+        self.set_items(self.top_dict(), items)
+
+    def top_dict(self):
+        if not self.stack or type(self.stack[-1]) is not dict:
+            refuse("SETITEM on something that is not a dict")
+        return self.stack[-1]
+
+    @staticmethod
+    def set_items(target, items):
+        if len(items) % 2:
+            refuse("odd number of dict items")
+        for key, value in zip(items[::2], items[1::2]):
+            # str and bytes hash with a per-process secret: no crafted collisions.
+            if type(key) not in (str, bytes):
+                refuse("dict key is not a string")
+            target[key] = value
+        if len(target) > MAX_DICT_KEYS:
+            refuse(f"dict with more than {MAX_DICT_KEYS} keys")
+
+    # -- the few calls a batch needs
+    def op_GLOBAL(self, arg):
+        module, _, name = arg.partition(" ")
+        self.push_global(module, name)
+
+    def op_STACK_GLOBAL(self, arg):
+        name, module = self.pop(), self.pop()
+        if type(name) is not str or type(module) is not str:
+            refuse("STACK_GLOBAL needs two strings")
+        self.push_global(module, name)
+
+    def push_global(self, module, name):
+        role = RestrictedUnpickler.GLOBALS.get((module, name))
+        if role is None:
+            refuse(f"refusing to load global {shown(module)}.{shown(name)}")
+        self.push(_Global(role))
+
+    def op_REDUCE(self, arg):
+        args, func = self.pop(), self.pop()
+        if not isinstance(func, _Global) or type(args) is not tuple:
+            refuse("REDUCE of something that is not an allowed global")
+        self.push(getattr(self, "call_" + func.role, self.call_refused)(*args))
+
+    def call_refused(self, *args):
+        refuse("numpy.ndarray is only allowed as the argument of _reconstruct")
+
+    @staticmethod
+    def call_encode(text=None, encoding=None, *rest):
+        if type(text) is not str or encoding not in ("latin1", "latin-1") or rest:
+            refuse("_codecs.encode is only allowed as encode(text, 'latin1')")
+        return text.encode("latin-1")  # one byte per character: no bigger than the file
+
+    @staticmethod
+    def call_bytes(*args):
+        if args:
+            refuse("bytes() is only allowed without arguments")
+        return b""
+
+    @staticmethod
+    def call_dtype(name=None, align=False, copy=True, *rest):
+        if isinstance(name, bytes):
+            name = name.decode("latin-1")
+        if name not in DTYPES or rest or align not in (0, 1) or copy not in (0, 1):
+            refuse(f"dtype {shown(name)} is not a plain integer type")
+        return _Pending("dtype", np.dtype(name))
+
+    @staticmethod
+    def call_reconstruct(cls=None, shape=None, typecode=None, *rest):
+        if not (isinstance(cls, _Global) and cls.role == "ndarray") or shape != (0,) \
+                or typecode not in (b"b", "b") or rest:
+            refuse("_reconstruct is only allowed as _reconstruct(ndarray, (0,), b'b')")
+        return _Pending("array")
+
+    @staticmethod
+    def call_frombuffer(raw=None, dtype=None, shape=None, order=None, *rest):
+        if order not in ("C", "F") or rest:
+            refuse("_frombuffer order must be 'C' or 'F'")
+        return _array(raw, _dtype(dtype), _shape(shape), order)
+
+    def op_BUILD(self, arg):
+        state = self.pop()
+        if not self.stack or not isinstance(self.stack[-1], _Pending) or self.stack[-1].built:
+            refuse("BUILD is only allowed once, on a new dtype or array")
+        target = self.stack[-1]
+        target.built = True
+        if target.kind == "dtype":
+            # The state NumPy writes for a plain number type; anything else (fields, a
+            # subarray, another item size: how a dtype is turned into an object pointer)
+            # is refused. The dtype itself was made from its name alone.
+            if type(state) is not tuple or len(state) not in (8, 9) or state[0] not in (3, 4) \
+                    or state[1] not in ("|", "<", "=", b"|", b"<", b"=") \
+                    or state[2:8] != (None, None, None, -1, -1, 0):
+                refuse("dtype state is not that of a plain number type")
+            return
+        if type(state) is not tuple or len(state) != 5 or state[0] != 1 \
+                or state[3] not in (0, 1):
+            refuse("array state is not (1, shape, dtype, fortran, data)")
+        _, shape, dtype, fortran, raw = state
+        target.value = _array(raw, _dtype(dtype), _shape(shape), "F" if fortran else "C")
 
 
 # --8<-- [start:read]
@@ -62,18 +420,48 @@ def one_line(err):
     return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
-def read_batch(path):
-    """Return (images, labels) of one batch file: uint8 (N, 32, 32, 3) and int64 (N,)."""
+def file_kind(mode):
+    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def read_bytes(path):
+    """The bytes of a regular file of at most MAX_FILE_BYTES; DataError otherwise."""
     try:
-        with open(path, "rb") as f:
-            # The official files were pickled by Python 2: keys and strings come back as bytes.
-            batch = RestrictedUnpickler(f, encoding="bytes").load()
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked next.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
         raise DataError(f"{path}: cannot read ({err.strerror or one_line(err)})") from None
-    except Exception as err:
-        # A damaged or crafted pickle fails in many ways: truncation, bad opcodes, wrong
-        # argument types, absurd sizes. Each is bad data, reported in one line.
-        raise DataError(f"{path}: not a readable CIFAR-10 batch ({one_line(err)})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise DataError(f"{path}: is {file_kind(info.st_mode)}, not a regular file")
+    with open(fd, "rb") as f:
+        if info.st_size > MAX_FILE_BYTES:
+            raise DataError(f"{path}: {info.st_size} bytes is too large for a CIFAR-10 batch "
+                            f"(at most {MAX_FILE_BYTES})")
+        try:
+            raw = f.read(MAX_FILE_BYTES + 1)
+        except OSError as err:
+            raise DataError(f"{path}: cannot read ({err.strerror or one_line(err)})") from None
+    if len(raw) > MAX_FILE_BYTES:  # grew while we read it
+        raise DataError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
+    return raw
+
+
+def parse_batch(raw, path):
+    """Return (images, labels) from the bytes of one batch file."""
+    try:
+        batch = RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
+    except pickle.UnpicklingError as err:
+        # A damaged or crafted pickle: truncation, a bad opcode, a refused global, a
+        # size that does not match. Each is bad data, reported in one line.
+        raise DataError(f"{path}: not a readable CIFAR-10 batch "
+                        f"(UnpicklingError: {shown(err, 200)})") from None
     if not isinstance(batch, dict):
         raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict)")
     batch = {k.decode("latin-1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
@@ -83,17 +471,24 @@ def read_batch(path):
         raise DataError(f"{path}: 'data' is not an N x 3072 uint8 array")
     if len(data) == 0:
         raise DataError(f"{path}: holds no images")
-    try:
-        labels = np.asarray(labels)
-    except Exception:  # ragged lists and the like
+    # A list of Python ints (as the official files hold) or a 1-D integer array.
+    if isinstance(labels, list) and all(type(v) is int for v in labels):
+        labels = np.array(labels, dtype=np.int64) if all(0 <= v <= 9 for v in labels) \
+            else None
+    elif not (isinstance(labels, np.ndarray) and labels.dtype.kind in "iu"
+              and labels.ndim == 1):
         labels = None
-    if labels is None or labels.shape != (len(data),) \
-            or not np.issubdtype(labels.dtype, np.integer) \
-            or labels.min() < 0 or labels.max() > 9:
+    if labels is None or labels.shape != (len(data),) or labels.min() < 0 \
+            or labels.max() > 9:
         raise DataError(f"{path}: 'labels' must be {len(data)} class ids in 0..9")
     # Stored channels-first (3 planes of 32x32); Keras wants channels-last.
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return images, labels.astype(np.int64)
+
+
+def read_batch(path):
+    """Return (images, labels) of one batch file: uint8 (N, 32, 32, 3) and int64 (N,)."""
+    return parse_batch(read_bytes(path), path)
 
 
 def find_folder(data_dir):
@@ -106,7 +501,7 @@ def find_folder(data_dir):
 
 
 def check_files(folder):
-    missing = [n for n in TRAIN_FILES + [TEST_FILE] if not (folder / n).is_file()]
+    missing = [n for n in TRAIN_FILES + [TEST_FILE] if not (folder / n).exists()]
     if missing:
         raise DataError(f"{folder}: missing CIFAR-10 file(s) {', '.join(missing)}")
 
@@ -115,11 +510,15 @@ def load_from_dir(data_dir):
     """Read the official layout; return ((x_train, y_train), (x_test, y_test)), sha256 per file."""
     folder = find_folder(data_dir)
     check_files(folder)
-    parts = [read_batch(folder / name) for name in TRAIN_FILES]
-    x_train = np.concatenate([x for x, _ in parts])
-    y_train = np.concatenate([y for _, y in parts])
-    x_test, y_test = read_batch(folder / TEST_FILE)
-    hashes = {name: sha256(folder / name) for name in TRAIN_FILES + [TEST_FILE]}
+    parts, hashes = [], {}
+    for name in TRAIN_FILES + [TEST_FILE]:
+        raw = read_bytes(folder / name)  # read once: the hash is of the bytes parsed
+        hashes[name] = hashlib.sha256(raw).hexdigest()
+        parts.append(parse_batch(raw, folder / name))
+        del raw
+    x_train = np.concatenate([x for x, _ in parts[:-1]])
+    y_train = np.concatenate([y for _, y in parts[:-1]])
+    x_test, y_test = parts[-1]
     return ((x_train, y_train), (x_test, y_test)), hashes
 # --8<-- [end:read]
 

@@ -1,0 +1,306 @@
+"""Hostile batch files: each is refused in one line, exit 2, bounded time and memory.
+
+Every crafted file is read by the real command in a subprocess whose address space is
+capped (RLIMIT_AS) and whose run is timed out, so a file that made the loader allocate
+gigabytes, spin, or crash would fail the test instead of the machine. The pickles are
+written opcode by opcode, as an attacker would, with what the loader allows (numpy.dtype,
+_reconstruct, _codecs.encode) wherever the attack needs it.
+"""
+import os
+import pickle as P
+import resource
+import struct
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from examples.cifar10 import data
+from tests import cifar10_data
+from tests.conftest import ROOT
+
+MEMORY_CAP = 768 * 2**20   # address space of the whole process, interpreter and NumPy included
+TIME_CAP = 20              # seconds for a run that only reads six tiny files
+
+
+# --- a small pickle assembler -------------------------------------------------------------
+
+def s(text):
+    """A Python 2 `str` (bytes under encoding='bytes')."""
+    raw = text if isinstance(text, bytes) else text.encode("latin-1")
+    if len(raw) < 256:
+        return P.SHORT_BINSTRING + bytes([len(raw)]) + raw
+    return P.BINSTRING + struct.pack("<i", len(raw)) + raw
+
+
+def u(text):
+    raw = text.encode("utf-8", "surrogatepass")
+    return P.BINUNICODE + struct.pack("<I", len(raw)) + raw
+
+
+def i(n):
+    return P.BININT + struct.pack("<i", n)
+
+
+def glob(module, name):
+    return P.GLOBAL + f"{module}\n{name}\n".encode("latin-1")
+
+
+def tup(*parts):
+    return P.MARK + b"".join(parts) + P.TUPLE
+
+
+PLAIN_DTYPE_STATE = tup(i(3), s("|"), P.NONE, P.NONE, P.NONE, i(-1), i(-1), i(0))
+
+
+def dtype(name="u1", state=PLAIN_DTYPE_STATE):
+    return glob("numpy", "dtype") + tup(s(name), P.NEWFALSE, P.NEWTRUE) + P.REDUCE \
+        + state + P.BUILD
+
+
+def array(shape, dt=None, raw=None, raw_ops=None):
+    """_reconstruct + BUILD of an array whose data is `raw` bytes, or what `raw_ops` push."""
+    raw = s(raw) if raw_ops is None else raw_ops
+    return (glob("numpy.core.multiarray", "_reconstruct")
+            + tup(glob("numpy", "ndarray"), tup(i(0)), s("b")) + P.REDUCE
+            + tup(i(1), tup(*[i(n) for n in shape]), dt or dtype(), P.NEWFALSE, raw)
+            + P.BUILD)
+
+
+def batch(data_ops, labels=(0,), tail=b""):
+    """A dict {'data': <data_ops>, 'labels': [...]} in protocol 2, as the official files."""
+    return (P.PROTO + b"\x02" + P.EMPTY_DICT + P.MARK + s("data") + data_ops
+            + s("labels") + P.EMPTY_LIST + P.MARK + b"".join(i(v) for v in labels)
+            + P.APPENDS + tail + P.SETITEMS + P.STOP)
+
+
+def encode(text_ops, codec):
+    return glob("_codecs", "encode") + text_ops + u(codec) + P.TUPLE2 + P.REDUCE
+
+
+PIXELS = bytes(range(256)) * 12  # one image: 3072 bytes
+
+
+def test_the_assembler_writes_a_batch_the_loader_and_pickle_agree_on(tmp_path):
+    """The crafted files below differ from this valid one only in their attack."""
+    payload = batch(array((1, 3072), raw=PIXELS), labels=(7,))
+    expected = np.frombuffer(PIXELS, np.uint8).reshape(1, 3072)
+    plain = P.loads(payload, encoding="bytes")
+    np.testing.assert_array_equal(plain[b"data"], expected)
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(payload)
+    images, labels = data.read_batch(path)
+    assert labels.tolist() == [7]
+    np.testing.assert_array_equal(images, expected.reshape(1, 3, 32, 32).transpose(0, 2, 3, 1))
+
+
+# --- the crafted files --------------------------------------------------------------------
+
+def dtype_changed_after_the_array_was_filled():
+    # The dtype is memoised, an array is filled from 8 file bytes, then the same dtype is
+    # BUILT again with object flags: NumPy would read those bytes as a pointer.
+    dt = dtype("u8") + P.BINPUT + b"\x00"
+    rebuild = P.BINGET + b"\x00" + tup(i(3), s("|"), P.NONE, P.NONE, P.NONE, i(8), i(8),
+                                         i(63)) + P.BUILD
+    return batch(array((1,), dt, b"A" * 8) + P.BINPUT + b"\x01" + rebuild + P.TUPLE1
+                 + P.BINGET + b"\x01" + P.POP), "BUILD is only allowed once"
+
+
+def dtype_state_with_zero_item_size():
+    zero = tup(i(3), s("|"), P.NONE, P.NONE, P.NONE, i(0), i(1), i(0))
+    return batch(array((10**6, 3072), dtype("u1", zero), b"")), \
+        "dtype state is not that of a plain number type"
+
+
+def object_dtype():
+    return batch(array((1, 3072), dtype("O"), PIXELS)), "dtype O is not a plain integer type"
+
+
+def zero_stride_million_images():
+    # A million images from one image's bytes: 3 GB once NumPy is asked to copy them.
+    return batch(array((10**6, 3072), raw=PIXELS)), \
+        "array of shape (1000000, 3072) needs 3072000000 bytes, file has 3072"
+
+
+def negative_shape():
+    return batch(array((-1, 3072), raw=PIXELS)), "array shape is not a short tuple of sizes"
+
+
+def shape_bigger_than_data():
+    return batch(array((2, 3072), raw=PIXELS)), "needs 6144 bytes, file has 3072"
+
+
+def object_array_state():
+    # Object arrays pickle their items as a list, not as raw bytes.
+    return batch(array((1,), raw_ops=P.EMPTY_LIST)), "array data is not raw bytes"
+
+
+def codec_chain_bomb():
+    # base64 grows its input by a third: thirty rounds of 1 KB make gigabytes.
+    ops = u("A" * 1024)
+    for _ in range(30):
+        ops = encode(ops, "base64")
+    return batch(array((1, 3072), raw_ops=ops)), \
+        "_codecs.encode is only allowed as encode(text, 'latin1')"
+
+
+def quadratic_codec():
+    # punycode's encoder is quadratic in the length of its non-ASCII input.
+    return batch(array((1, 3072), raw_ops=encode(u("\u00e9\u4e2d" * 7000), "punycode"))), \
+        "_codecs.encode is only allowed as encode(text, 'latin1')"
+
+
+def deep_marks():
+    return P.PROTO + b"\x02" + P.MARK * 100_000 + P.STOP, "nested more than 16 deep"
+
+
+def deep_lists():
+    # A list inside a list inside a list ... 90,000 deep, as the batch's labels.
+    nested = P.EMPTY_LIST * 90_000 + P.APPEND * 89_999
+    payload = batch(array((1, 3072), raw=PIXELS), labels=())
+    payload = payload.replace(s("labels") + P.EMPTY_LIST + P.MARK + P.APPENDS,
+                              s("labels") + nested)
+    return payload, "'labels' must be 1 class ids in 0..9"
+
+
+def huge_declared_length():
+    return P.PROTO + b"\x04" + P.BINBYTES8 + struct.pack("<Q", 2**62) + b"x" * 10 + P.STOP, \
+        "damaged pickle"
+
+
+def too_many_opcodes():
+    labels = P.MARK + P.BININT1 + b"\x01" + P.POP_MARK  # never reached: refused earlier
+    return batch(array((1, 3072), raw=PIXELS), labels=(1,) * 210_000), "opcodes"
+
+
+def missing_memo_entry():
+    return batch(P.BINGET + b"\x05"), "memo entry 5 is missing"
+
+
+def shell_command_with_control_characters():
+    return P.PROTO + b"\x02" + glob("os\x1b[2J", "system") + tup(u("true")) + P.REDUCE \
+        + P.STOP, r"refusing to load global os\x1b[2J.system"
+
+
+def not_a_dict():
+    return P.PROTO + b"\x02" + P.EMPTY_LIST + P.STOP, "not a CIFAR-10 batch (expected a dict)"
+
+
+CRAFTED = [dtype_changed_after_the_array_was_filled, dtype_state_with_zero_item_size,
+           object_dtype, zero_stride_million_images, negative_shape, shape_bigger_than_data,
+           object_array_state, codec_chain_bomb, quadratic_codec, deep_marks, deep_lists,
+           huge_declared_length, too_many_opcodes, missing_memo_entry,
+           shell_command_with_control_characters, not_a_dict]
+
+
+def cap_memory():
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+
+def run_capped(*args):
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    start = time.monotonic()
+    result = subprocess.run([sys.executable, "-m", "examples.cifar10", *map(str, args)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=TIME_CAP,
+                            preexec_fn=cap_memory, env=env)
+    return result, time.monotonic() - start
+
+
+def check_refused(result, seconds, expected, out, before):
+    # A negative return code is a signal (SIGSEGV is -11); 2 is the CLI's "bad input".
+    assert result.returncode == 2, (result.returncode, result.stderr)
+    assert result.stdout == "" and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert expected in result.stderr, result.stderr
+    assert not any(c < " " for c in result.stderr[:-1]), result.stderr  # no control chars
+    assert seconds < TIME_CAP
+    assert snapshot(out) == before  # --out untouched
+
+
+def snapshot(out):
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
+
+
+@pytest.fixture
+def folder_and_out(tmp_path):
+    folder = cifar10_data.write_official_layout(tmp_path / "data", n_train_per_batch=10,
+                                                n_test=10)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metrics.json").write_text('{"from": "an earlier run"}\n')
+    return folder, out
+
+
+@pytest.mark.parametrize("craft", CRAFTED, ids=lambda craft: craft.__name__)
+def test_crafted_batch_is_refused_in_one_line_with_bounded_time_and_memory(craft,
+                                                                          folder_and_out):
+    folder, out = folder_and_out
+    payload, expected = craft()
+    (folder / "data_batch_1").write_bytes(payload)
+    before = snapshot(out)
+    result, seconds = run_capped("--data-dir", folder, "--epochs", "1", "--out", out)
+    check_refused(result, seconds, expected, out, before)
+    assert "data_batch_1" in result.stderr
+
+
+def fifo(path):
+    os.mkfifo(path)
+    return "is a FIFO, not a regular file"
+
+
+def directory(path):
+    path.mkdir()
+    return "is a directory, not a regular file"
+
+
+def device(path):
+    path.symlink_to("/dev/zero")
+    return "is a character device, not a regular file"
+
+
+def sparse_giant(path):
+    with open(path, "wb") as f:
+        f.truncate(data.MAX_FILE_BYTES + 1)
+    return "is too large for a CIFAR-10 batch"
+
+
+@pytest.mark.parametrize("make", [fifo, directory, device, sparse_giant],
+                         ids=lambda make: make.__name__)
+def test_a_batch_that_is_not_a_regular_file_is_named_as_such(make, folder_and_out):
+    folder, out = folder_and_out
+    (folder / "test_batch").unlink()
+    expected = make(folder / "test_batch")
+    before = snapshot(out)
+    result, seconds = run_capped("--data-dir", folder, "--epochs", "1", "--out", out)
+    check_refused(result, seconds, expected, out, before)
+
+
+# --- what must still load -----------------------------------------------------------------
+
+ONE = {b"data": np.arange(2 * 3072, dtype=np.uint32).astype(np.uint8).reshape(2, 3072),
+       b"labels": [3, 9], b"batch_label": b"", b"filenames": [b"a.png", b"b.png"]}
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
+def test_python_3_pickles_of_every_protocol_load(protocol, tmp_path):
+    # batch_label b"" is the empty bytes value protocol 2 writes as a call of bytes().
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(P.dumps(ONE, protocol=protocol))
+    loaded = data.RestrictedUnpickler(open(path, "rb"), encoding="bytes").load()
+    assert loaded[b"batch_label"] == b"" and loaded[b"filenames"] == [b"a.png", b"b.png"]
+    images, labels = data.read_batch(path)
+    assert labels.tolist() == [3, 9]
+    np.testing.assert_array_equal(images, ONE[b"data"].reshape(2, 3, 32, 32)
+                                  .transpose(0, 2, 3, 1))
+
+
+def test_fortran_ordered_and_integer_array_labels_load(tmp_path):
+    batch = {b"data": np.asfortranarray(ONE[b"data"]), b"labels": np.array([3, 9], np.int64)}
+    for protocol in (2, 5):
+        path = tmp_path / f"p{protocol}"
+        path.write_bytes(P.dumps(batch, protocol=protocol))
+        images, labels = data.read_batch(path)
+        assert labels.tolist() == [3, 9]
+        assert images[1, 0, 0].tolist() == ONE[b"data"][1, [0, 1024, 2048]].tolist()
