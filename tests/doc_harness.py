@@ -1,97 +1,67 @@
 """Pytest plugin that turns every Python block in docs/*.md into a test.
 
-Loaded by pyproject.toml (``-p tests.doc_harness``). The conventions it enforces
-are the ones README.md documents under "Writing a chapter":
+Loaded by pyproject.toml (``-p tests.doc_harness``). The conventions live in
+``tested_docs`` (README.md, "Writing a chapter", documents them); this module only
+wires them into pytest and Sybil:
 
-* every fence that renders as Python (```python, ```py, ```python title="x",
-  ``{ .python }``, indented inside admonitions and tabs) is executed, in page
-  order, in one namespace per page;
-* a block's printed output must be shown under it as ``#>`` lines, and is
-  compared with doctest's NUMBER and ELLIPSIS rules; a block that prints
-  something the page does not show fails;
-* blocks starting with ``>>>`` (or fenced as ``pycon``) are doctests;
-* ``<!-- invisible-code-block: python -->`` runs setup the reader does not see;
-* ``<!-- skip: next if(NO_GPU, reason="...") -->`` skips a GPU-only block;
-* a block that only includes a section of an example file
-  (``--8<-- "examples/pkg/mod.py:section"``) imports that module, and the module
-  must be imported by a test under tests/ (one hop from page to test).
+* every block runs in page order, one namespace per page, statement by statement,
+  and each statement's output is checked against the ``#>`` lines under it;
+* a block that draws a figure must show it, and the stored PNG must match;
+* ``python -m pytest docs --update-outputs`` rewrites ``#>`` lines and figures from
+  real execution instead of failing, and prints what it changed;
+* the run leaves a record (with each page's digest) behind the build's stamps.
 """
 import datetime
-import doctest
 import importlib
-import io
-import json
 import os
 import re
-from contextlib import redirect_stdout
+import unittest
 from pathlib import Path
 
 from sybil import Region, Sybil
-from sybil.evaluators.python import pad
+from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.parsers.abstract.doctest import DocTestStringParser
-from sybil.evaluators.doctest import NUMBER, DocTestEvaluator, OutputChecker
 from sybil.parsers.abstract.lexers import LexerCollection
+from sybil.parsers.abstract.skip import SKIP_ARGUMENTS_PATTERN
 from sybil.parsers.markdown import ClearNamespaceParser, SkipParser
-from sybil.parsers.markdown.lexers import DirectiveInHTMLCommentLexer, RawFencedCodeBlockLexer
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
-TESTED_RECORD = ROOT / ".cache" / "tested-with.json"
+from tested_docs import DOCS, ROOT, blocks, figures, includes, outputs, record, replace_file
+from tested_docs.outputs import CHECK_FLAGS, OutputMismatch
 
-# Every info string Pygments renders as Python (its aliases for the Python and
-# Python-console lexers), bare or followed by Material's attributes.
-PYTHON_LANGUAGES = r"(?:python3?|py3?|pyi|sage|bazel|starlark|pycon|python-console|ipython3?)"
-PYTHON_INFO = re.compile(
-    r"[ \t]*\{?[ \t]*\.?(?P<language>" + PYTHON_LANGUAGES + r")(?=[\s}]|$)[^\n]*$\n",
-    re.MULTILINE,
-)
-OUTPUT_LINE = re.compile(r"^[ \t]*#>(?: (?P<text>.*))?$")
-INCLUDE_LINE = re.compile(r'^[ \t]*--8<--[ \t]+"(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"[ \t]*$')
-# Keras' progress bars ("Epoch 1/3", "12/12 ━━━━ 0s 5ms/step - loss: ..."): run-dependent
-# timings, never shown on a page. summary() tables also draw with ━, so match the step count.
-PROGRESS_LINE = re.compile(r"^\s*(\d+/\d+ .*━|Epoch \d+/\d+$)")
-CHECK_FLAGS = NUMBER | doctest.ELLIPSIS
+__all__ = ["DOCS", "DOCS_SYBIL", "ROOT", "OutputMismatch", "make_sybil"]
+
+# Set by pytest_configure; tests of the harness itself may flip it.
+UPDATE = {"on": False}
+# Pending rewrites, per page: {path: [(first index, end index, new lines)]}, 0-based.
+_edits = {}
+_figures_written = []
 
 
-class OutputMismatch(AssertionError):
-    pass
+def pytest_addoption(parser):
+    parser.addoption("--update-outputs", action="store_true",
+                     help="rewrite the '#>' lines and figures of the pages run from real "
+                          "execution instead of failing (then read the diff)")
 
 
-def expected_output(source):
-    return "\n".join(m.group("text") or "" for line in source.splitlines()
-                     if (m := OUTPUT_LINE.match(line)))
+def pytest_configure(config):
+    UPDATE["on"] = config.getoption("--update-outputs")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib.pyplot as plt
+
+    # A page's plt.show() is for the reader's screen; here the figure is checked instead.
+    plt.show = lambda *args, **kwargs: None
 
 
-def clean_output(text):
-    lines = [line.rstrip() for line in text.replace("\r", "\n").splitlines()
-             if not PROGRESS_LINE.match(line)]
-    return "\n".join(lines).strip("\n")
+def where(example):
+    return os.path.relpath(example.path, ROOT)
 
 
-def compare_output(example, want, got):
-    """Fail with the page's location, the expected and the actual output."""
-    where = f"{os.path.relpath(example.path, ROOT)}:{example.line}"
-    if not want and got:
-        raise OutputMismatch(
-            f"{where}: the block prints output the page does not show; add it as "
-            f"'#>' lines under the code.\nactual output:\n{got}")
-    if want and not OutputChecker().check_output(want + "\n", got + "\n", CHECK_FLAGS):
-        raise OutputMismatch(
-            f"{where}: printed output differs from the page.\n"
-            f"expected (from the '#>' lines):\n{want}\nactual:\n{got or '<nothing>'}")
+def first_source_index(example):
+    """0-based page line of a fenced block's first source line."""
+    return example.document.text.count("\n", 0, example.region.start) + 1
 
 
-def section_text(path, section):
-    text = (ROOT / path).read_text()
-    if section is None:
-        return text
-    match = re.search(rf"--8<-- \[start:{section}\][^\n]*\n(.*?)^[^\n]*--8<-- \[end:{section}\]",
-                      text, re.DOTALL | re.MULTILINE)
-    if match is None:
-        raise AssertionError(f"{path} has no section '{section}' "
-                             f"(mark it with '# --8<-- [start:{section}]' ... '[end:{section}]')")
-    return match.group(1)
-
+# --- evaluating one block -----------------------------------------------------------------
 
 def module_is_tested(module):
     """True when some test under tests/ imports `module` directly."""
@@ -102,11 +72,14 @@ def module_is_tested(module):
                for test in (ROOT / "tests").glob("test_*.py") for p in patterns)
 
 
-def evaluate_include(example, includes):
-    for path, section in includes:
-        if not section_text(path, section).strip():
-            raise AssertionError(f"{path}:{section} is empty")
-        module = path.removesuffix(".py").replace("/", ".")
+def evaluate_include(shown):
+    for path, section in shown:
+        try:
+            if not includes.section_text(path, section).strip():
+                raise AssertionError(f"{path}:{section} is empty")
+        except (OSError, ValueError) as err:
+            raise AssertionError(str(err)) from None
+        module = includes.module_name(path)
         importlib.import_module(module)  # the included code itself runs here
         if not module_is_tested(module):
             raise AssertionError(f"{path} is shown on a page but no test in tests/ imports "
@@ -114,44 +87,105 @@ def evaluate_include(example, includes):
 
 
 def evaluate_block(example):
-    """Run one Python block and check what it printed against its '#>' lines."""
+    """Run one Python block; check its output per statement and the figures it draws."""
     __tracebackhide__ = True
     source = str(example.parsed)
     lines = [line for line in source.splitlines() if line.strip()]
-    includes = [(m["path"], m["section"]) for line in lines if (m := INCLUDE_LINE.match(line))]
-    if includes:
-        if len(includes) != len(lines):
+    shown = includes.includes(source)
+    if shown:
+        if len(shown) != len(lines):
             raise AssertionError("a block either includes example files or holds code, not both")
-        return evaluate_include(example, includes)
-    code = compile(pad(source, example.line + example.parsed.line_offset), example.path, "exec")
-    captured = io.StringIO()
-    with redirect_stdout(captured):
-        exec(code, example.namespace)
-    example.namespace.pop("__builtins__", None)
-    compare_output(example, expected_output(source), clean_output(captured.getvalue()))
+        return evaluate_include(shown)
+    try:
+        outputs.groups_of(source)
+    except ValueError as err:
+        raise OutputMismatch(f"{where(example)}:{example.line}: {err}") from None
+    first = first_source_index(example)
+    fence = example.document.text.splitlines()[first - 1]
+    prefix = fence[:len(fence) - len(fence.lstrip())]  # an admonition's or a tab's indent
+    figures.close_all()
+    statements = outputs.run(source, example.path, first + 1, example.namespace)
+    if UPDATE["on"]:
+        edits = outputs.rewrite(source, statements)
+        if edits:
+            _edits.setdefault(example.path, []).extend(
+                (first + a - 1, first + b, [prefix + line for line in new])
+                for a, b, new in edits)
+    else:
+        outputs.check(source, statements, (first + 1, where(example)))
+    check_figures(example)
 
+
+def check_figures(example):
+    __tracebackhide__ = True
+    drawn = figures.open_figures()
+    links = figures.links_after(example.document.text, example.region.end)
+    page = f"{where(example)}:{example.line}"
+    try:
+        if drawn and len(links) != len(drawn):
+            raise OutputMismatch(
+                f"{page}: the block draws {len(drawn)} figure(s) but {len(links)} image "
+                f"link(s) follow it; put '![what it shows](figures/<page>/<name>.png)' right "
+                f"under the block, one per figure, then run with --update-outputs")
+        if links and not drawn:
+            raise OutputMismatch(f"{page}: the image link at line {links[0][0]} shows a "
+                                 f"figure, but the block above it draws none")
+        for (line, src), figure in zip(links, drawn):
+            stored = Path(example.path).parent / src
+            data = figures.png_bytes(figure)
+            problem = figures.difference(stored, data)
+            if problem is None:
+                continue
+            if UPDATE["on"]:
+                replace_file(stored, data)
+                _figures_written.append(f"{os.path.relpath(stored, ROOT)} (line {line})")
+            else:
+                raise OutputMismatch(f"{where(example)}:{line}: figure {src}: {problem}; "
+                                     f"redraw it with --update-outputs")
+    finally:
+        figures.close_all()
+
+
+# --- parsers ------------------------------------------------------------------------------
 
 class PythonBlockParser:
     """Finds every Python block (visible or invisible) and routes it to its evaluator."""
 
     def __init__(self):
-        self.lexers = LexerCollection([
-            RawFencedCodeBlockLexer(info_pattern=PYTHON_INFO,
-                                    mapping={"language": "language", "source": "source"}),
-            DirectiveInHTMLCommentLexer(directive="invisible-code-block", arguments="python",
-                                        mapping={"source": "source"}),
-        ])
+        self.lexers = LexerCollection([blocks.python_fence_lexer(),
+                                       blocks.invisible_block_lexer()])
         self.doctests = DocTestStringParser(DocTestEvaluator(CHECK_FLAGS))
 
     def __call__(self, document):
         for region in self.lexers(document):
             source = region.lexemes["source"]
-            if source.lstrip().startswith(">>>") or region.lexemes.get("language") == "pycon":
+            language = region.lexemes.get("language") or ""
+            if source.lstrip().startswith(">>>") or blocks.is_console(language):
                 for doctest_region in self.doctests(source, document.path):
                     doctest_region.adjust(region, source)
                     yield doctest_region
             else:
                 yield Region(region.start, region.end, source, evaluate_block)
+
+
+class ReasonedSkipParser(SkipParser):
+    """Sybil's skip markers, in every spelling Sybil honours; one without a reason fails."""
+
+    def __call__(self, document):
+        for lexed in self.lexers(document):
+            arguments = lexed.lexemes["arguments"]
+            problem = blocks.skip_problem(arguments)
+            if problem is not None:
+                line = document.text.count("\n", 0, lexed.start) + 1
+                message = f"{os.path.relpath(document.path, ROOT)}:{line}: {problem}"
+                yield Region(lexed.start, lexed.end, message, refuse)
+            else:
+                match = SKIP_ARGUMENTS_PATTERN.match(arguments)
+                yield Region(lexed.start, lexed.end, match.groups(), self.skipper)
+
+
+def refuse(example):
+    raise AssertionError(example.parsed)
 
 
 def setup_namespace(namespace):
@@ -163,7 +197,7 @@ def setup_namespace(namespace):
 
 def make_sybil(path=DOCS):
     return Sybil(
-        parsers=[PythonBlockParser(), SkipParser(), ClearNamespaceParser()],
+        parsers=[PythonBlockParser(), ReasonedSkipParser(), ClearNamespaceParser()],
         patterns=["*.md"],
         path=str(path),
         setup=setup_namespace,
@@ -174,41 +208,73 @@ DOCS_SYBIL = make_sybil()
 pytest_collect_file = DOCS_SYBIL.pytest()
 
 
-# --- the record behind each page's "tested with" stamp -------------------------------------
+# --- --update-outputs: apply the rewrites -------------------------------------------------
+
+def apply_edits():
+    """Rewrite each page's '#>' lines in place; return 'page: lines' descriptions."""
+    changed = []
+    for path, edits in sorted(_edits.items()):
+        lines = Path(path).read_text().splitlines(keepends=True)
+        numbers = []
+        for start, end, new in sorted(edits, reverse=True):
+            lines[start:end] = [line + "\n" for line in new]
+            numbers.append(start + 1)
+        replace_file(Path(path), "".join(lines).encode())
+        changed.append(f"{os.path.relpath(path, ROOT)}: '#>' lines at "
+                       + ", ".join(map(str, sorted(numbers))))
+    _edits.clear()
+    return changed
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    if not UPDATE["on"]:
+        return
+    changed = apply_edits() + [f"redrawn: {name}" for name in _figures_written]
+    terminalreporter.section("--update-outputs")
+    for line in changed or ["nothing to change: every '#>' line and figure matches"]:
+        terminalreporter.write_line(line)
+
+
+# --- the record behind each page's stamp --------------------------------------------------
 
 _outcomes = {}
 
 
 def pytest_runtest_logreport(report):
     path = report.nodeid.split("::", 1)[0]
-    if path.startswith("docs/") and path.endswith(".md"):
-        page = _outcomes.setdefault(path.removeprefix("docs/"), {"passed": 0, "failed": 0,
-                                                                 "skipped": 0})
-        if report.failed:
-            page["failed"] += 1
-        elif report.when == "call" and report.passed:
-            page["passed"] += 1
-        elif report.skipped:
-            page["skipped"] += 1
+    if not (path.startswith("docs/") and path.endswith(".md")):
+        return
+    page = _outcomes.setdefault(path.removeprefix("docs/"),
+                                {"passed": 0, "failed": 0, "skipped": 0, "skip_reasons": []})
+    if report.failed:
+        page["failed"] += 1
+    elif report.when == "call" and report.passed:
+        page["passed"] += 1
+    elif report.skipped:
+        page["skipped"] += 1
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        if reason not in page["skip_reasons"]:
+            page["skip_reasons"].append(reason)
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Record the pages whose every block passed; the site build turns this into stamps."""
-    passed = {page: counts for page, counts in _outcomes.items()
-              if counts["passed"] and not counts["failed"]}
-    if not passed:
-        return
+    """Record each page whose blocks all passed or skipped, with its digest."""
+    if hasattr(session.config, "workerinput") or UPDATE["on"] or not _outcomes:
+        return  # xdist workers report to the controller; a rewriting run proves nothing
     import keras
     import tensorflow as tf
 
-    record = json.loads(TESTED_RECORD.read_text()) if TESTED_RECORD.exists() else {}
+    runs = record.load()
     stamp = {"tensorflow": tf.__version__, "keras": keras.__version__,
              "date": datetime.date.today().isoformat()}
-    for page, counts in passed.items():
-        record[page] = {**stamp, **counts}
-    for page in _outcomes.keys() - passed.keys():
-        record.pop(page, None)  # a page that failed loses its stamp
-    TESTED_RECORD.parent.mkdir(exist_ok=True)
-    tmp = TESTED_RECORD.with_suffix(".tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    tmp.replace(TESTED_RECORD)
+    for page, counts in _outcomes.items():
+        if counts["failed"] or not (counts["passed"] or counts["skipped"]):
+            runs.pop(page, None)  # a page that failed loses its stamp
+        else:
+            runs[page] = {**stamp, **counts, "digest": record.page_digest(DOCS / page)}
+    record.save(runs)
+
+
+# Tests of the harness evaluate pages outside pytest's collection and catch SkipTest.
+SkipTest = unittest.SkipTest

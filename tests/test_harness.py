@@ -38,7 +38,7 @@ def test_shown_output_is_checked(tmp_path):
     assert passed == [1]
     (line, err), = errors
     assert line == 6 and isinstance(err, OutputMismatch)
-    assert "page.md:6" in str(err) and "#>' lines):\n43\nactual:\n42" in str(err)
+    assert "page.md:7: printed output differs" in str(err) and "lines):\n43\nactual:\n42" in str(err)
 
 
 def test_output_the_page_does_not_show_fails(tmp_path):
@@ -47,7 +47,7 @@ def test_output_the_page_does_not_show_fails(tmp_path):
         print("surprise")
         ```
     """)
-    assert "does not show" in str(errors[0][1])
+    assert "is not shown right under it" in str(errors[0][1])
 
 
 def test_floats_match_within_a_unit_of_the_last_digit_shown_and_ellipsis_matches_anything(tmp_path):
@@ -134,8 +134,8 @@ def test_keras_progress_bars_are_not_part_of_the_checked_output(tmp_path):
         print("Epoch 1/1")
         print("1/1 ━━━━━━━━━━━━━━━━━━━━ 0s 5ms/step - loss: 0.31")
         print("┏━━━━┳━━━━┓")
-        print("done")
         #> ┏━━━━┳━━━━┓
+        print("done")
         #> done
         ```
     """)
@@ -154,3 +154,281 @@ def test_an_included_example_must_exist_and_be_imported_by_a_test(tmp_path):
     """)
     assert passed == [1]
     assert "no section 'no-such-section'" in str(errors[0][1])
+
+
+# --- output per statement -----------------------------------------------------------------
+
+def test_each_group_is_checked_against_the_statement_right_above_it(tmp_path):
+    passed, errors = run_page(tmp_path, """\
+        ```python
+        x = 6
+        print(x)
+        #> 6
+        y = x * 7   # prints nothing: needs no '#>' lines
+        for i in range(2):
+            print(i)
+        #> 0
+        #> 1
+        ```
+
+        ```python
+        print("a")
+        print("b")
+        #> a
+        #> b
+        ```
+    """)
+    assert passed == [1]
+    (line, err), = errors
+    assert line == 12 and "page.md:13: the statement here prints output that is not shown" \
+        in str(err)
+
+
+def test_a_group_under_a_silent_statement_fails(tmp_path):
+    _, errors = run_page(tmp_path, """\
+        ```python
+        print("a")
+        x = 1
+        #> a
+        ```
+    """)
+    assert "page.md:2: the statement here prints output" in str(errors[0][1])
+
+
+def test_a_group_above_every_statement_fails(tmp_path):
+    _, errors = run_page(tmp_path, """\
+        ```python
+        #> 42
+        print(42)
+        ```
+    """)
+    assert "page.md:2: '#>' lines above the first statement" in str(errors[0][1])
+
+
+# --- nothing escapes ----------------------------------------------------------------------
+
+def test_fd_level_stdout_stderr_and_warnings_are_output_too(tmp_path):
+    passed, errors = run_page(tmp_path, """\
+        ```python
+        import os, sys, warnings
+        os.write(1, b"from fd 1\\n")
+        #> from fd 1
+        sys.stderr.write("to stderr\\n")
+        #> to stderr
+        warnings.warn("careful")
+        #> UserWarning: careful
+        ```
+
+        ```python
+        os.write(1, b"unshown\\n")
+        ```
+
+        ```python
+        print("err", file=sys.stderr)
+        ```
+
+        ```python
+        warnings.warn("unshown warning", RuntimeWarning)
+        ```
+    """)
+    assert passed == [1], errors
+    assert [line for line, _ in errors] == [11, 15, 19]
+    assert all("is not shown right under it" in str(err) for _, err in errors)
+
+
+def test_an_output_mark_without_a_space_is_refused_not_ignored(tmp_path):
+    _, errors = run_page(tmp_path, """\
+        ```python
+        print(5)
+        #>5
+        ```
+    """)
+    assert "'#>' must be followed by a space" in str(errors[0][1])
+
+
+def test_every_python_lexer_alias_is_run(tmp_path):
+    passed, errors = run_page(tmp_path, """\
+        ```numpy
+        raise ValueError("numpy fence")
+        ```
+
+        ```Python
+        raise ValueError("capitalised fence")
+        ```
+
+        ```{.ipython3 title="x"}
+        raise ValueError("ipython fence")
+        ```
+    """)
+    assert [str(err) for _, err in errors] == ["numpy fence", "capitalised fence",
+                                               "ipython fence"]
+
+
+@pytest.mark.parametrize("marker", [
+    "<!-- skip: next -->",
+    "<!---skip next-->",
+    "<!-- ; skip: next -->",
+    '<!-- skip: next if(True) -->',
+    '<!-- skip: start -->',
+])
+def test_a_skip_without_a_reason_fails_in_any_spelling_sybil_honours(tmp_path, marker):
+    _, errors = run_page(tmp_path, f"""\
+        {marker}
+        ```python
+        print("never runs")
+        ```
+    """)
+    assert errors and "reason" in str(errors[0][1]) and "page.md:1" in str(errors[0][1])
+
+
+# --- --update-outputs ---------------------------------------------------------------------
+
+def update_page(tmp_path, markdown):
+    """Run a page with --update-outputs and apply the rewrite; return the new text."""
+    from tests import doc_harness
+
+    doc_harness.UPDATE["on"] = True
+    try:
+        _, errors = run_page(tmp_path, markdown)
+        changed = doc_harness.apply_edits()
+    finally:
+        doc_harness.UPDATE["on"] = False
+    assert not errors, errors
+    return (tmp_path / "page.md").read_text(), changed
+
+
+RIGHT = """\
+    Some prose.
+
+    !!! note
+
+        ```python
+        import math
+        print(math.pi, "at 0x7f")
+        #> 3.14 at ...
+        for i in range(2):
+            print(i)
+        #> 0
+        #> 1
+        ```
+
+    ```python
+    print(1 / 3)
+    #> 0.333
+    ```
+"""
+
+
+def test_update_leaves_a_right_page_byte_identical(tmp_path):
+    text, changed = update_page(tmp_path, RIGHT)
+    assert text == textwrap.dedent(RIGHT) and changed == []
+
+
+def test_update_restores_a_changed_digit_and_keeps_ellipses(tmp_path):
+    broken = RIGHT.replace("#> 3.14 at ...", "#> 2.72 at ...").replace("#> 1\n", "#> 7\n")
+    text, changed = update_page(tmp_path, broken)
+    lines = text.splitlines()
+    assert lines[7] == "    #> 3.141592653589793 at ..." and lines[11] == "    #> 1"
+    assert len(changed) == 1 and changed[0].endswith("page.md: '#>' lines at 8, 11")
+    # Kept where the real output still matches: the loop's first line, the other block.
+    assert lines[10] == "    #> 0" and "#> 0.333" in text
+
+
+def test_update_moves_output_under_the_statement_that_printed_it(tmp_path):
+    text, _ = update_page(tmp_path, """\
+        ```python
+        print("a")
+        print("b")
+        #> a
+        #> b
+        x = 1
+        #> stale
+        ```
+    """)
+    assert text == textwrap.dedent("""\
+        ```python
+        print("a")
+        #> a
+        print("b")
+        #> b
+        x = 1
+        ```
+    """)
+
+
+# --- figures ------------------------------------------------------------------------------
+
+FIGURE_PAGE = """\
+    ```python
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1, 2], [0, 1, 4])
+    plt.show()
+    ```
+
+    ![A parabola](figures/page/parabola.png)
+"""
+
+
+def test_a_drawn_figure_must_be_shown_and_update_draws_it(tmp_path):
+    _, errors = run_page(tmp_path, FIGURE_PAGE)
+    assert "figures/page/parabola.png: it does not exist yet" in str(errors[0][1])
+    _, changed = update_page(tmp_path, FIGURE_PAGE)
+    stored = tmp_path / "figures" / "page" / "parabola.png"
+    assert stored.read_bytes().startswith(b"\x89PNG")
+    passed, errors = run_page(tmp_path, FIGURE_PAGE)
+    assert passed == [1] and not errors
+
+
+def test_a_blacked_out_figure_fails_and_update_redraws_it(tmp_path):
+    from PIL import Image
+
+    update_page(tmp_path, FIGURE_PAGE)
+    stored = tmp_path / "figures" / "page" / "parabola.png"
+    good = stored.read_bytes()
+    with Image.open(stored) as image:
+        Image.new(image.mode, image.size, "black").save(stored)
+    _, errors = run_page(tmp_path, FIGURE_PAGE)
+    assert "page.md:8: figure figures/page/parabola.png: it differs" in str(errors[0][1])
+    update_page(tmp_path, FIGURE_PAGE)
+    assert stored.read_bytes() == good
+
+
+def test_a_figure_without_its_link_or_a_link_without_a_figure_fails(tmp_path):
+    _, errors = run_page(tmp_path, FIGURE_PAGE.replace(
+        "![A parabola](figures/page/parabola.png)", "No link."))
+    assert "draws 1 figure(s) but 0 image link(s)" in str(errors[0][1])
+    _, errors = run_page(tmp_path, """\
+        ```python
+        x = 1
+        ```
+
+        ![Nothing drew this](figures/page/none.png)
+    """)
+    assert "the block above it draws none" in str(errors[0][1])
+
+
+# --- stamps -------------------------------------------------------------------------------
+
+def test_a_stamp_holds_only_for_the_content_that_was_tested(tmp_path):
+    from tested_docs import record
+
+    page = tmp_path / "page.md"
+    page.write_text("# Page\n")
+    entry = {"digest": record.page_digest(page), "skipped": 0}
+    assert record.status(entry, record.page_digest(page)) == "passed"
+    assert record.status({**entry, "skipped": 2}, record.page_digest(page)) == "partial"
+    page.write_text("# Page, edited after the test run\n")
+    assert record.status(entry, record.page_digest(page)) == "changed"
+    assert record.status(None, record.page_digest(page)) == "untested"
+
+
+def test_the_digest_covers_included_sections(tmp_path, monkeypatch):
+    from tested_docs import includes, record
+
+    page = tmp_path / "page.md"
+    page.write_text('```python\n--8<-- "examples/cifar10/models.py:baseline"\n```\n')
+    before = record.page_digest(page)
+    monkeypatch.setattr(includes, "section_text", lambda path, section: "changed code")
+    monkeypatch.setattr(record, "section_text", lambda path, section: "changed code")
+    assert record.page_digest(page) != before
