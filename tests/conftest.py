@@ -2,11 +2,10 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tested_docs import ROOT
 
 
 def build_site(site_dir, config="mkdocs.yml"):

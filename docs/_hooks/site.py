@@ -4,7 +4,9 @@ Nothing here is typed by hand into a page: the CIFAR-10 notebook is generated
 from examples/, the figures and results come from plots/, and each chapter's
 "tested with" stamp comes from the record the test run writes.
 """
+import html
 import json
+import logging
 import re
 import sys
 import tempfile
@@ -14,13 +16,17 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File
 
-ROOT = Path(__file__).resolve().parents[2]
+# MkDocs loads this file by path; the project's packages live at the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from sybil import Document  # noqa: E402
+
+from tested_docs import ROOT, blocks, record  # noqa: E402
+
+log = logging.getLogger("mkdocs.hooks.site")
 
 PLOTS = ROOT / "plots"
 RUNS = {"improved": PLOTS / "metrics.json", "baseline": PLOTS / "baseline" / "metrics.json",
         "benchmark": PLOTS / "benchmark.json"}
-TESTED_RECORD = ROOT / ".cache" / "tested-with.json"
-PYTHON_BLOCK = re.compile(r"^[ \t]*(```|~~~)[ \t]*\{?[ \t]*\.?py(thon)?\b", re.MULTILINE)
 METRIC = re.compile(r"\{\{\s*(?P<run>\w+)\.(?P<path>[\w.]+)\s*(?:\|\s*(?P<fmt>\w+)\s*)?\}\}")
 RESULTS_TABLE = "<!-- results-table -->"
 BENCHMARK_TABLE = "<!-- benchmark-table -->"
@@ -165,14 +171,36 @@ def benchmark_table(bench):
 
 # --- "tested with" stamps -----------------------------------------------------------------
 
-def stamp(page_path, record):
-    entry = record.get(page_path)
-    if entry is None:
+def stamp(entry, digest):
+    """The line under a chapter's title: what the last test run proved of this very text."""
+    state = record.status(entry, digest)
+    if state == "untested":
         return ('<p class="tested-stamp untested">Not tested yet: no test run recorded this '
                 'page on the machine that built the site.</p>')
+    if state == "changed":
+        return ('<p class="tested-stamp untested">Changed since it was last tested: this '
+                'text has not yet been run by the test suite.</p>')
+    versions = f'TensorFlow {entry["tensorflow"]} and Keras {entry["keras"]} on {entry["date"]}'
+    if state == "partial":
+        reasons = "; ".join(html.escape(r) for r in entry.get("skip_reasons", []))
+        return (f'<p class="tested-stamp partial">&#10004; {entry["passed"]} code blocks on '
+                f'this page passed with {versions}; {entry["skipped"]} were skipped on that '
+                f'machine ({reasons}).</p>')
     return (f'<p class="tested-stamp">&#10004; Every code block on this page passed with '
-            f'TensorFlow {entry["tensorflow"]} and Keras {entry["keras"]} on '
-            f'{entry["date"]}.</p>')
+            f'{versions}.</p>')
+
+
+def has_python_block(markdown, path):
+    document = Document(markdown, path)
+    return any(blocks.renders_as_python(region.lexemes["info"])
+               for region in blocks.any_fence_lexer()(document))
+
+
+def on_config(config):
+    if not record.RECORD.exists():
+        log.info("No test record (%s): every chapter will say 'Not tested yet'. Run "
+                 "`make test` first.", record.RECORD.relative_to(ROOT))
+    return config
 
 
 def insert_after_title(markdown, html):
@@ -194,7 +222,8 @@ def on_page_markdown(markdown, page, config, files):
                     raise PluginError(f"{page.file.src_uri}: {marker} needs {', '.join(missing)}")
                 markdown = markdown.replace(marker, render(runs))
         markdown = substitute_metrics(markdown, runs, page.file.src_uri)
-    if page.file.src_uri.endswith(".md") and PYTHON_BLOCK.search(markdown):
-        record = json.loads(TESTED_RECORD.read_text()) if TESTED_RECORD.exists() else {}
-        markdown = insert_after_title(markdown, stamp(page.file.src_uri, record))
+    source = page.file.abs_src_path
+    if page.file.src_uri.endswith(".md") and has_python_block(markdown, source):
+        entry = record.load().get(page.file.src_uri)
+        markdown = insert_after_title(markdown, stamp(entry, record.page_digest(Path(source))))
     return markdown
