@@ -1,4 +1,5 @@
 """The site builds strictly: a broken link, anchor or notebook fails the build."""
+import re
 import shutil
 
 import pytest
@@ -17,7 +18,7 @@ def test_site_builds_without_warnings(built_site):
 @pytest.fixture
 def scratch_project(tmp_path):
     """A copy of the docs and config to break on purpose, leaving the real ones alone."""
-    for name in ("docs", "examples", "plots"):
+    for name in ("docs", "examples", "plots", "tested_docs"):
         if (ROOT / name).exists():
             shutil.copytree(ROOT / name, tmp_path / name,
                             ignore=shutil.ignore_patterns("__pycache__"))
@@ -35,3 +36,35 @@ def test_broken_link_and_anchor_fail_the_build(scratch_project):
     # Each problem is reported with the page it is on.
     assert "'index.md' contains a link 'no-such-page.md'" in output, output
     assert "'index.md' contains a link 'tensors.md#no-such-heading'" in output, output
+    # The scratch copy has no test record, and the build says so.
+    assert "No test record" in output, output
+
+
+def test_stamps_say_what_the_record_proves_of_the_current_text(scratch_project):
+    from tested_docs import record
+
+    docs = scratch_project / "docs"
+    entry = {"tensorflow": "2.x", "keras": "3.x", "date": "2026-01-01", "failed": 0}
+    record.save({
+        "tensors.md": {**entry, "passed": 9, "skipped": 0,
+                       "digest": record.page_digest(docs / "tensors.md")},
+        "gpu.md": {**entry, "passed": 5, "skipped": 2, "skip_reasons": ["needs a <GPU>"],
+                   "digest": record.page_digest(docs / "gpu.md")},
+        "operations.md": {**entry, "passed": 9, "skipped": 0,
+                          "digest": record.page_digest(docs / "operations.md")},
+    }, scratch_project / ".cache" / "tested-with.json")
+    page = docs / "operations.md"
+    page.write_text(page.read_text() + "\nA sentence added after the test run.\n")
+    result = build_site(scratch_project / "site", config=str(scratch_project / "mkdocs.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+    def stamp_of(name):
+        html = (scratch_project / "site" / name / "index.html").read_text()
+        return re.search(r'<p class="tested-stamp[^"]*">(.*?)</p>', html).group(1)
+
+    assert stamp_of("tensors").endswith("Every code block on this page passed with "
+                                        "TensorFlow 2.x and Keras 3.x on 2026-01-01.")
+    assert stamp_of("gpu").endswith("5 code blocks on this page passed with TensorFlow 2.x "
+                                    "and Keras 3.x on 2026-01-01; 2 were skipped on that "
+                                    "machine (needs a &lt;GPU&gt;).")
+    assert stamp_of("operations").startswith("Changed since it was last tested")
