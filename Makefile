@@ -5,13 +5,16 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.requirements-installed
 
-.PHONY: serve test build figures clean
+.PHONY: serve test build update-outputs figures clean
 
 serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
 
 test: $(READY)  ## every test: snippets, examples, notebook, site build, browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+update-outputs: $(READY)  ## rewrite every page's '#>' lines and figures from real runs
+	$(BIN)/python -m pytest docs --update-outputs
 
 build: $(READY)  ## the static site in site/, as the hosting workflow builds it
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict

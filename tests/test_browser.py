@@ -21,7 +21,7 @@ CHROMIUM_ARGS = [  # a sandboxed CI container, and no network but loopback
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("site")]
 
 
 def find_chromium():

@@ -1,5 +1,10 @@
 """Every internal link, anchor, image, script and notebook download of the built site works."""
+import pytest
+
 from tests.site_checks import broken_links, nav_urls, parse_html, resolve
+
+# One worker builds the site once for every test that reads it (make test runs xdist).
+pytestmark = pytest.mark.xdist_group("site")
 
 
 def test_the_built_site_has_no_broken_links(built_site):

@@ -6,6 +6,9 @@ import pytest
 
 from tests.conftest import ROOT, build_site
 
+# One worker builds the site once for every test that reads it (make test runs xdist).
+pytestmark = pytest.mark.xdist_group("site")
+
 
 def test_site_builds_without_warnings(built_site):
     site, result = built_site
