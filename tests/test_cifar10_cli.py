@@ -162,19 +162,29 @@ def damage_no_data_dir(folder, tmp_path):
 def options(*args, expected):
     def damage(folder, tmp_path):
         return list(args), expected
-    damage.__name__ = "options" + "_".join(map(str, args))
+    damage.__name__ = "options" + "_".join(map(str, args))[:40]
     return damage
 
 
 BAD_INPUTS = [
     damage_missing_file, damage_truncated_file, damage_crafted_pickle, damage_wrong_shape,
     damage_labels, damage_no_data_dir,
-    options("--epochs", "0", expected="argument --epochs: must be at least 1, got 0"),
-    options("--batch-size", "-3", expected="argument --batch-size: must be at least 1, got -3"),
+    options("--epochs", "0", expected="argument --epochs: must be between 1 and 1000, got 0"),
+    options("--batch-size", "-3", expected="argument --batch-size: must be between 1 and 65536, got -3"),
     options("--epochs", "ten", expected="argument --epochs: expected a whole number, got 'ten'"),
     options("--seed", "-1", expected="argument --seed: must be between 0 and 2**32 - 1"),
     options("--model", "resnet", expected="argument --model: invalid choice: 'resnet'"),
-    options("--validation-fraction", "1", expected="--validation-fraction must be between"),
+    options("--validation-fraction", "1", expected="argument --validation-fraction: must be between 0 and 1"),
+    options("--epochs", str(10**30), expected="argument --epochs: must be between 1 and 1000"),
+    options("--batch-size", str(10**30),
+            expected="argument --batch-size: must be between 1 and 65536"),
+    options("--validation-fraction", "nan",
+            expected="argument --validation-fraction: must be between 0 and 1, got nan"),
+    options("--data-note", "one\x1b[2Jline", expected="argument --data-note: must be one line"),
+    options("--out", "", expected="argument --out: must name a folder, got an empty string"),
+    options("--out", "/proc/cifar10", expected="--out /proc/cifar10: cannot create files in"),
+    options("--out", "/sys/cifar10", expected="--out /sys/cifar10: cannot create files in"),
+    options("--out", "/", expected="--out /: give a folder of its own"),
     options("--validation-fraction", "0.999",
             expected="--validation-fraction 0.999 leaves none of the 50 training images"),
 ]

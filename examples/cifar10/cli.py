@@ -2,12 +2,14 @@
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from examples.cifar10 import data
-from examples.cifar10.data import DataError
+from examples.cifar10 import data, report
+from examples.cifar10.data import DataError, shown
+from examples.cifar10.schema import SchemaError
 
 DESCRIPTION = """Train a CNN on CIFAR-10 and write acc.png, loss.png and metrics.json.
 
@@ -23,25 +25,51 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def positive_int(text):
+def bounded_int(low, high, high_text=None):
+    """An argparse type: a whole number from `low` to `high`, else one clear line."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if not low <= value <= high:
+            shown = value if len(str(value)) <= 20 else f"{str(value)[:12]}... " \
+                f"({len(str(value))} digits)"
+            raise argparse.ArgumentTypeError(f"must be between {low} and "
+                                             f"{high_text or high}, got {shown}")
+        return value
+    return parse
+
+
+# Upper bounds far above any sensible run, so that a typo fails now, not after an hour.
+MAX_EPOCHS = 1000
+MAX_BATCH_SIZE = 65536
+seed_int = bounded_int(0, 2**32 - 1, "2**32 - 1")  # what NumPy and Keras accept
+epochs_int = bounded_int(1, MAX_EPOCHS)
+positive_int = epochs_int  # the name examples.cifar10.benchmark imports for its epochs
+
+
+def fraction(text):
     try:
-        value = int(text)
+        value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < 1:  # also false for nan
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
     return value
 
 
-def seed_int(text):
-    """NumPy and Keras accept seeds from 0 to 2**32 - 1 only."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if not 0 <= value < 2**32:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 2**32 - 1, got {value}")
-    return value
+def note_text(text):
+    if len(text) > 1000 or not text.isprintable():
+        raise argparse.ArgumentTypeError("must be one line of at most 1000 printable "
+                                         "characters")
+    return text
+
+
+def out_dir(text):
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder, got an empty string")
+    return Path(text)
 
 
 # Shared with examples.cifar10.benchmark, so both commands spell these options alike.
@@ -68,41 +96,65 @@ def build_parser():
     p = OneLineParser(prog="python -m examples.cifar10", description=DESCRIPTION,
                       formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_dir(p)
-    p.add_argument("--data-note", metavar="TEXT", default="",
+    p.add_argument("--data-note", metavar="TEXT", default="", type=note_text,
                    help="recorded in metrics.json with the data source, e.g. where a "
                         "--data-dir copy came from")
     p.add_argument("--model", choices=["baseline", "improved"], default="baseline",
                    help="baseline: TensorFlow's tutorial CNN; improved: VGG-style CNN with "
                         "batch norm and augmentation (default: %(default)s)")
-    p.add_argument("--epochs", type=positive_int, default=10, metavar="N",
-                   help="passes over the training set (default: %(default)s)")
-    p.add_argument("--batch-size", type=positive_int, default=None, metavar="N",
-                   help="images per gradient step (default: 64 for baseline, 128 for improved)")
+    p.add_argument("--epochs", type=epochs_int, default=10, metavar="N",
+                   help=f"passes over the training set, 1 to {MAX_EPOCHS} "
+                        "(default: %(default)s)")
+    p.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH_SIZE), default=None,
+                   metavar="N", help=f"images per gradient step, 1 to {MAX_BATCH_SIZE} "
+                                     "(default: 64 for baseline, 128 for improved)")
     add_seed(p, "seeds Python, NumPy and TensorFlow, and the validation split")
-    p.add_argument("--validation-fraction", type=float, default=0.1, metavar="F",
+    p.add_argument("--validation-fraction", type=fraction, default=0.1, metavar="F",
                    help="share of the training set held out for validation "
                         "(default: %(default)s)")
     add_precision(p, "")
-    p.add_argument("--out", type=Path, default=Path("plots"), metavar="DIR",
+    p.add_argument("--out", type=out_dir, default=Path("plots"), metavar="DIR",
                    help="where acc.png, loss.png and metrics.json go (default: %(default)s)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bars, only the final summary line")
     return p
 
 
+def check_out(out):
+    """Prove now, not after training, that the output set can be swapped into `out`."""
+    real = Path(os.path.realpath(out))
+    if real.parent == real:
+        raise DataError(f"--out {out}: give a folder of its own, not the root")
+    if real.exists():
+        if not real.is_dir():
+            raise DataError(f"--out {out}: exists and is not a directory")
+        for name in report.OUTPUTS:
+            path = real / name
+            if path.exists() and (path.is_symlink() or not path.is_file()):
+                raise DataError(f"--out {out}: {name} exists and is not a regular file")
+        if real.stat().st_dev != real.parent.stat().st_dev:
+            raise DataError(f"--out {out}: is a mount point; give a folder inside it")
+        try:
+            report.kept_entries(real)
+        except report.OutputError as err:
+            raise DataError(str(err)) from None
+    # The new set is staged beside `out` (in the nearest folder that exists) and, if `out`
+    # exists, its other files are linked from it: create and remove a file in both.
+    existing = next(p for p in [real.parent, *real.parent.parents] if p.exists())
+    if not existing.is_dir():
+        raise DataError(f"--out {out}: {existing} is not a directory")
+    for folder in dict.fromkeys([existing] + ([real] if real.exists() else [])):
+        try:
+            with tempfile.TemporaryFile(dir=folder, prefix=".write-test-"):
+                pass
+        except OSError as err:
+            raise DataError(f"--out {out}: cannot create files in {folder} "
+                            f"({err.strerror or err})") from None
+
+
 def validate(args):
     """Check what can be checked before TensorFlow loads; return the data read from --data-dir."""
-    if not 0 < args.validation_fraction < 1:
-        raise DataError(f"--validation-fraction must be between 0 and 1, got "
-                        f"{args.validation_fraction}")
-    if args.out.exists() and not args.out.is_dir():
-        raise DataError(f"--out {args.out}: exists and is not a directory")
-    # The files are written after training: find out now, not an hour later, if they can't be.
-    existing = next(p for p in [args.out.absolute(), *args.out.absolute().parents] if p.exists())
-    if not existing.is_dir():
-        raise DataError(f"--out {args.out}: {existing} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise DataError(f"--out {args.out}: no permission to write in {existing}")
+    check_out(args.out)
     if args.data_dir is None:
         return None  # downloaded by Keras, after TensorFlow has loaded
     dataset = data.load(args.data_dir)
@@ -125,10 +177,21 @@ def main(argv=None):
         from examples.cifar10.run import run
         metrics = run(args, dataset)
     except DataError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"error: {shown(err, 1000)}", file=sys.stderr)
         return 2
+    except SchemaError as err:
+        print(f"error: the run's metrics cannot be published ({shown(err, 1000)}); "
+              f"--out {args.out} left as it was", file=sys.stderr)
+        return 1
+    except report.OutputError as err:
+        print(f"error: {shown(err, 1000)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("interrupted: no output file was written", file=sys.stderr)
+        if report.committed is not None:
+            print(f"interrupted after the new outputs were written to {args.out}",
+                  file=sys.stderr)
+        else:
+            print(f"interrupted: --out {args.out} left as it was", file=sys.stderr)
         return 130
     test = metrics["final"]["test"]
     print(f"{args.model}: test accuracy {test['accuracy']:.4f}, test loss {test['loss']:.4f}; "

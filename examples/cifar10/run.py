@@ -8,7 +8,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from examples.cifar10 import data, report, train
+from examples.cifar10 import data, report, schema, train
 
 
 def cpu_has_bf16_units():
@@ -98,5 +98,8 @@ def run(args, dataset=None):
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": shlex.join(["python", "-m", "examples.cifar10", *args.argv]),
     }
+    # A diverged run (NaN or infinite loss) or a malformed value stops here, before the
+    # old set is touched: the site build would refuse it anyway.
+    schema.check_run(metrics)
     report.write_outputs(args.out, history, metrics)
     return metrics

@@ -1,0 +1,211 @@
+"""One schema for plots/*.json: what a run's metrics.json and benchmark.json may hold.
+
+The CLI checks its metrics against it before writing them, and the site build checks
+every file before publishing a number from it. A problem is one line that names the
+key: `final.test.accuracy: nan is not a finite number`.
+"""
+import json
+import math
+import re
+
+
+class SchemaError(ValueError):
+    """Metrics that must not be published; the message names the key."""
+
+
+# --- building blocks: each returns a checker `check(value, where)` --------------------------
+
+def number(low=-math.inf, high=math.inf, integer=False):
+    def check(value, where):
+        if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
+            fail(where, f"expected {'a whole number' if integer else 'a number'}, "
+                        f"got {kind(value)}")
+        if not math.isfinite(value):
+            fail(where, f"{value} is not a finite number")
+        if not low <= value <= high:
+            fail(where, f"{value} is outside [{low}, {high}]")
+    return check
+
+
+def text(max_length=2000, pattern=None):
+    def check(value, where):
+        if not isinstance(value, str):
+            fail(where, f"expected text, got {kind(value)}")
+        if len(value) > max_length:
+            fail(where, f"longer than {max_length} characters")
+        if not value.isprintable():
+            fail(where, "holds control characters")
+        if pattern and not re.fullmatch(pattern, value):
+            fail(where, f"does not match {pattern}")
+    return check
+
+
+def one_of(*choices):
+    def check(value, where):
+        if value not in choices:
+            fail(where, f"expected one of {', '.join(map(repr, choices))}, got "
+                        f"{shown(value)}")
+    return check
+
+
+def optional(checker):
+    def check(value, where):
+        if value is not None:
+            checker(value, where)
+    return check
+
+
+def items(checker, min_length=1, max_length=10_000):
+    def check(value, where):
+        if not isinstance(value, list):
+            fail(where, f"expected a list, got {kind(value)}")
+        if not min_length <= len(value) <= max_length:
+            fail(where, f"expected {min_length} to {max_length} items, got {len(value)}")
+        for index, item in enumerate(value):
+            checker(item, f"{where}.{index}")
+    return check
+
+
+def fields(required, optional_keys=()):
+    """A dict with these keys (others are allowed, and not published)."""
+    def check(value, where):
+        if not isinstance(value, dict):
+            fail(where, f"expected an object, got {kind(value)}")
+        for key, checker in required.items():
+            if key not in value and key not in optional_keys:
+                fail(join(where, key), "missing")
+            if key in value:
+                checker(value[key], join(where, key))
+    return check
+
+
+def mapping(key_pattern, checker, max_length=100):
+    def check(value, where):
+        if not isinstance(value, dict) or len(value) > max_length:
+            fail(where, f"expected an object of at most {max_length} keys")
+        for key, item in value.items():
+            text(100, key_pattern)(key, join(where, key))
+            checker(item, join(where, key))
+    return check
+
+
+def fail(where, problem):
+    raise SchemaError(f"{where or 'top level'}: {problem}")
+
+
+def join(where, key):
+    return f"{where}.{key}" if where else str(key)
+
+
+def kind(value):
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false",
+            type(None): "null"}.get(type(value), type(value).__name__)
+
+
+def shown(value):
+    return repr(value)[:40] if isinstance(value, (str, int, float)) else kind(value)
+
+
+# --- the two kinds of file ----------------------------------------------------------------
+
+FRACTION = number(0, 1)
+LOSS = number(0, 1e6)
+SECONDS = number(0, 1e7)
+COUNT = number(1, 10_000_000, integer=True)
+EPOCHS = number(1, 1000, integer=True)
+BATCH = number(1, 65536, integer=True)
+PRECISION = one_of("float32", "mixed_bfloat16", "mixed_float16")
+NAME = text(200)
+DATA = {"source": NAME, "train_images": COUNT, "test_images": COUNT,
+        "sha256": mapping(r"[\w.-]+", text(64, "[0-9a-f]{64}"))}
+VERSIONS = fields({"python": NAME, "tensorflow": NAME, "keras": NAME})
+SCORE = fields({"accuracy": FRACTION, "loss": LOSS})
+
+RUN = fields({
+    "model": one_of("baseline", "improved"),
+    "parameters": number(1, 10**9, integer=True),
+    "epochs": EPOCHS,
+    "batch_size": BATCH,
+    "seed": number(0, 2**32 - 1, integer=True),
+    "precision": PRECISION,
+    "data": fields({**DATA, "note": text(), "validation_images": COUNT},
+                   optional_keys=("note",)),
+    "versions": VERSIONS,
+    "device": NAME,
+    "seconds_per_epoch": items(SECONDS),
+    "total_training_seconds": SECONDS,
+    "history": fields({"accuracy": items(FRACTION), "loss": items(LOSS),
+                       "val_accuracy": items(FRACTION), "val_loss": items(LOSS)}),
+    "final": fields({"train": SCORE, "validation": SCORE, "test": SCORE,
+                     "test_flip_averaged": fields({"accuracy": FRACTION})}),
+    "date": text(40, r"\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)?"),
+    "command": text(),
+})
+
+RECIPE = fields({
+    "description": NAME, "batch_size": BATCH, "precision": PRECISION,
+    "max_epochs": EPOCHS, "parameters": number(1, 10**9, integer=True),
+    "seconds_per_epoch": items(SECONDS), "test_accuracy_per_epoch": items(FRACTION),
+    "epochs_to_target": optional(EPOCHS), "seconds_to_target": optional(SECONDS),
+})
+VERSUS = optional(fields({"time_ratio": number(0, 1e6), "kind": one_of("exact", "at most")}))
+
+BENCHMARK = fields({
+    "target": number(0, 1),
+    "data": fields(DATA),
+    "device": NAME,
+    "versions": VERSIONS,
+    "recipes": fields({"tutorial": RECIPE, "baseline": RECIPE, "improved": RECIPE}),
+    "versus_tutorial": fields({"baseline": VERSUS, "improved": VERSUS}),
+    "command": text(),
+})
+
+
+def check_run(metrics):
+    """Raise SchemaError unless `metrics` is a complete, finite, self-consistent run."""
+    RUN(metrics, "")
+    epochs = metrics["epochs"]
+    for key in ("seconds_per_epoch", "history.accuracy", "history.loss",
+                "history.val_accuracy", "history.val_loss"):
+        value = metrics
+        for part in key.split("."):
+            value = value[part]
+        if len(value) != epochs:
+            fail(key, f"has {len(value)} values for {epochs} epochs")
+
+
+def check_benchmark(results):
+    BENCHMARK(results, "")
+    for name, recipe in results["recipes"].items():
+        where = f"recipes.{name}"
+        if len(recipe["seconds_per_epoch"]) != len(recipe["test_accuracy_per_epoch"]):
+            fail(where, "seconds_per_epoch and test_accuracy_per_epoch differ in length")
+        if (recipe["epochs_to_target"] is None) != (recipe["seconds_to_target"] is None):
+            fail(where, "epochs_to_target and seconds_to_target must both be set or null")
+
+
+CHECKS = {"metrics.json": check_run, "benchmark.json": check_benchmark}
+
+
+def _refuse_constant(name):
+    raise SchemaError(f"{name} is not a finite number")
+
+
+def load(path):
+    """Read and check one plots/ file; raise SchemaError naming the file and the key."""
+    check = CHECKS.get(path.name)
+    if check is None:
+        raise SchemaError(f"{path}: no schema for a file of this name")
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+        check(value)
+    except SchemaError as err:
+        raise SchemaError(f"{path}: {err}") from None
+    except (OSError, UnicodeError) as err:
+        raise SchemaError(f"{path}: cannot read ({getattr(err, 'strerror', None) or err})") \
+            from None
+    except json.JSONDecodeError as err:
+        raise SchemaError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+    except RecursionError:
+        raise SchemaError(f"{path}: nested too deeply") from None
+    return value

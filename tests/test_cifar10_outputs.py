@@ -1,0 +1,214 @@
+"""The output set (acc.png, loss.png, metrics.json) is swapped in as one, whatever happens.
+
+A kill inside the swap is tested with strace, which delays the swap's one system call
+(renameat2 RENAME_EXCHANGE) so that SIGKILL lands inside it; see the field notes.
+"""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from examples.cifar10 import report, schema
+from tests import cifar10_data
+from tests.conftest import ROOT
+
+OLD = {"acc.png": b"old acc\n", "loss.png": b"old loss\n", "metrics.json": b'{"old": 1}\n'}
+NEW = {"acc.png": b"new acc\n", "loss.png": b"new loss\n", "metrics.json": b'{"new": 1}\n'}
+
+
+@pytest.fixture
+def out(tmp_path):
+    """An output folder holding an old set, another run's folder and a file of its own."""
+    folder = tmp_path / "plots"
+    (folder / "baseline").mkdir(parents=True)
+    for name, data in OLD.items():
+        (folder / name).write_bytes(data)
+    (folder / "baseline" / "metrics.json").write_bytes(b'{"baseline": 1}\n')
+    (folder / "benchmark.json").write_bytes(b'{"benchmark": 1}\n')
+    return folder
+
+
+def outputs(folder):
+    return {name: (folder / name).read_bytes() for name in report.OUTPUTS}
+
+
+def others(folder):
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
+            if p.is_file() and not (p.parent == folder and p.name in report.OUTPUTS)}
+
+
+def leftovers(folder):
+    return sorted(p.name for p in folder.parent.iterdir() if ".swap-" in p.name)
+
+
+def test_swap_replaces_the_set_and_keeps_everything_else(out):
+    kept_inode = (out / "benchmark.json").stat().st_ino
+    before = others(out)
+    report.swap_in(out, NEW)
+    assert outputs(out) == NEW and others(out) == before
+    assert (out / "benchmark.json").stat().st_ino == kept_inode  # linked, not copied
+    assert leftovers(out) == []
+    assert {oct((out / n).stat().st_mode & 0o777) for n in NEW} == {"0o644"}
+
+
+def test_swap_into_a_new_folder(tmp_path):
+    report.swap_in(tmp_path / "a" / "b", NEW)
+    assert outputs(tmp_path / "a" / "b") == NEW and leftovers(tmp_path / "a" / "b") == []
+
+
+def test_swap_without_an_atomic_exchange_still_never_mixes(out, monkeypatch):
+    monkeypatch.setattr(report, "_exchange", lambda a, b: False)
+    report.swap_in(out, NEW)
+    assert outputs(out) == NEW and leftovers(out) == []
+
+
+def test_a_run_killed_between_the_two_renames_of_the_fallback_is_undone(out):
+    # What the fallback leaves when killed after taking the old set out: no --out at all.
+    old = out.parent / f".{out.name}.swap-old-x1"
+    os.rename(out, old)
+    (out.parent / f".{out.name}.swap-new-x2").mkdir()
+    report.clean_leftovers(str(out))
+    assert outputs(out) == OLD and leftovers(out) == []
+
+
+def no_space(*args, **kwargs):
+    raise OSError(28, "No space left on device")
+
+
+@pytest.mark.parametrize("failure", ["fsync", "link"])
+def test_a_failed_write_keeps_the_old_set_and_leaves_no_temporary_file(out, monkeypatch,
+                                                                       failure):
+    monkeypatch.setattr(report.os, failure, no_space)
+    with pytest.raises(report.OutputError,
+                       match=r"could not write the outputs \(No space left on device\); "
+                             r"the previous ones are unchanged"):
+        report.write_outputs(out, {"accuracy": [0.5], "val_accuracy": [0.5],
+                                   "loss": [1.0], "val_loss": [1.0]}, {"nothing": 1})
+    assert outputs(out) == OLD and leftovers(out) == []
+
+
+def test_metrics_with_nan_are_never_written(out):
+    with pytest.raises(ValueError):  # json.dumps(allow_nan=False)
+        report.write_outputs(out, {"accuracy": [0.5], "val_accuracy": [0.5], "loss": [1.0],
+                                   "val_loss": [1.0]}, {"loss": float("nan")})
+    assert outputs(out) == OLD and leftovers(out) == []
+
+
+def test_published_metrics_with_nan_are_refused_naming_the_key():
+    metrics = json.loads((ROOT / "plots" / "metrics.json").read_text())
+    schema.check_run(metrics)
+    metrics["final"]["test"]["accuracy"] = float("nan")
+    with pytest.raises(schema.SchemaError, match=r"^final\.test\.accuracy: nan is not a "
+                                                 r"finite number$"):
+        schema.check_run(metrics)
+
+
+def test_an_output_name_taken_by_a_folder_is_refused_before_training(out, tmp_path):
+    shutil.rmtree(out / "baseline")
+    (out / "metrics.json").unlink()
+    (out / "metrics.json").mkdir()
+    result = subprocess.run([sys.executable, "-m", "examples.cifar10", "--data-dir",
+                             tmp_path / "nowhere", "--out", out], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr == (
+        f"error: --out {out}: metrics.json exists and is not a regular file\n")
+    assert (out / "acc.png").read_bytes() == OLD["acc.png"]
+
+
+def test_an_out_folder_with_too_many_other_files_is_refused(tmp_path):
+    for i in range(report.MAX_KEPT_ENTRIES + 1):
+        (tmp_path / f"f{i}").touch()
+    with pytest.raises(report.OutputError, match="holds more than 1000 other files"):
+        report.swap_in(tmp_path, NEW)
+    assert not (tmp_path / "metrics.json").exists() and leftovers(tmp_path) == []
+
+
+# --- kills inside the swap ----------------------------------------------------------------
+
+needs_strace = pytest.mark.skipif(shutil.which("strace") is None or os.geteuid() != 0,
+                                  reason="needs strace, run as root (fault injection)")
+
+
+def traced(command, when, log):
+    """Run `command` under strace, the swap's renameat2 held 3 s at entry or exit."""
+    return subprocess.Popen(
+        ["strace", "-f", "--seccomp-bpf", "-qq", "-o", str(log), "-e", "trace=renameat2",
+         "-e", f"inject=renameat2:{when}=3000000", *command],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def kill_traced(tracer, ready, timeout=120):
+    """Wait until ready(), then SIGKILL the traced process (strace's child)."""
+    deadline = time.monotonic() + timeout
+    try:
+        while not ready():
+            assert tracer.poll() is None, "the command ended before the swap"
+            assert time.monotonic() < deadline, "the swap never started"
+            time.sleep(0.02)
+        child = int(Path(f"/proc/{tracer.pid}/task/{tracer.pid}/children").read_text().split()[0])
+        os.kill(child, signal.SIGKILL)
+        tracer.wait(timeout=30)
+    finally:
+        if tracer.poll() is None:
+            tracer.kill()
+            tracer.wait()
+
+
+def check_complete(folder):
+    """A whole set: two PNG figures and metrics that pass the schema, or the old set."""
+    found = outputs(folder)
+    if found == OLD:
+        return "old"
+    assert all(found[n].startswith(b"\x89PNG\r\n\x1a\n") for n in ("acc.png", "loss.png"))
+    schema.check_run(json.loads(found["metrics.json"]))
+    return "new"
+
+
+@needs_strace
+def test_the_cli_killed_inside_the_swap_leaves_a_complete_set(out, tmp_path):
+    """SIGKILL while the exchange's return is held: the new set is whole, nothing mixed."""
+    data = cifar10_data.write_official_layout(tmp_path / "data", n_train_per_batch=10,
+                                              n_test=10)
+    before = others(out)
+    tracer = traced([sys.executable, "-m", "examples.cifar10", "--data-dir", str(data),
+                     "--epochs", "1", "--quiet", "--out", str(out)], "delay_exit",
+                    tmp_path / "strace.log")
+    kill_traced(tracer, lambda: (out / "metrics.json").read_bytes() != OLD["metrics.json"])
+    assert tracer.returncode is not None
+    assert check_complete(out) == "new" and others(out) == before
+    assert "RENAME_EXCHANGE" in (tmp_path / "strace.log").read_text()
+    # What the kill left (the old set, beside --out) goes with the next run.
+    assert leftovers(out)
+    report.swap_in(out, NEW)
+    assert outputs(out) == NEW and leftovers(out) == [] and others(out) == before
+
+
+DRIVER = """
+import sys
+from examples.cifar10 import report
+history = {"accuracy": [0.5], "val_accuracy": [0.5], "loss": [1.0], "val_loss": [1.0]}
+report.write_outputs(sys.argv[1], history, {"new": 1})
+"""
+
+
+@needs_strace
+def test_a_kill_before_the_exchange_completes_leaves_the_old_set(out, tmp_path):
+    tracer = traced([sys.executable, "-c", DRIVER, str(out)], "delay_enter",
+                    tmp_path / "strace.log")
+
+    def staged_completely():
+        staged = [p for p in out.parent.glob(f".{out.name}.swap-new-*")]
+        return staged and (staged[0] / "baseline" / "metrics.json").exists() and \
+            time.sleep(0.5) is None  # and it is now held at the exchange
+
+    kill_traced(tracer, staged_completely)
+    assert check_complete(out) == "old"
+    assert leftovers(out)
+    report.swap_in(out, NEW)
+    assert outputs(out) == NEW and leftovers(out) == []
