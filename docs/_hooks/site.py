@@ -69,10 +69,19 @@ def refuse_failed_cells(path, name):
 # --- results of the published runs --------------------------------------------------------
 
 def load_runs():
+    """Every plots/ file that exists, each checked against examples/cifar10/schema.py."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from examples.cifar10 import schema
+
     runs = {}
     for name, path in RUNS.items():
         if path.exists():
-            runs[name] = json.loads(path.read_text())
+            try:
+                runs[name] = schema.load(path, shown_as=path.relative_to(ROOT).as_posix()
+                                         if path.is_relative_to(ROOT) else path)
+            except schema.SchemaError as err:
+                raise PluginError(f"refusing to publish {err}") from None
     return runs
 
 
@@ -83,7 +92,22 @@ def lookup(run, dotted):
     return value
 
 
+# Characters that Markdown, its extensions (attr_list, pymdownx) or HTML give a meaning to.
+MARKUP = set("\\`*_{}[]<>()#+!|~^=:$&\"'")
+
+
+def escaped(text):
+    """Text from a metrics file as literal characters in Markdown and HTML alike."""
+    return "".join(f"&#{ord(c)};" if c in MARKUP else c for c in text)
+
+
 def formatted(value, fmt):
+    if isinstance(value, str):
+        if fmt is not None:
+            raise PluginError(f"format '{fmt}' needs a number, got text")
+        return escaped(value)
+    if isinstance(value, (dict, list)) and fmt != "mean_s" or isinstance(value, bool):
+        raise PluginError(f"expected a single number or text, got {type(value).__name__}")
     if fmt == "pct":
         # Two decimals: 10,000 test images resolve 0.01 %, and one decimal would show
         # 84.95 % as 85.0 %.
@@ -109,7 +133,10 @@ def substitute_metrics(markdown, runs, page):
                               f"(expected {RUNS.get(match['run'], 'a known run name')})")
         try:
             return formatted(lookup(run, match["path"]), match["fmt"])
-        except (KeyError, IndexError, ValueError) as err:
+        except PluginError as err:
+            raise PluginError(f"{page}: {{{{ {match['run']}.{match['path']} }}}}: {err}") \
+                from None
+        except (KeyError, IndexError, ValueError, TypeError) as err:
             raise PluginError(f"{page}: metrics of '{match['run']}' have no "
                               f"'{match['path']}' ({err})") from None
 

@@ -128,6 +128,8 @@ RUN = fields({
     "batch_size": BATCH,
     "seed": number(0, 2**32 - 1, integer=True),
     "precision": PRECISION,
+    "strategy": one_of("default", "mirrored", "multiworker"),
+    "replicas": number(1, 100_000, integer=True),
     "data": fields({**DATA, "note": text(), "validation_images": COUNT},
                    optional_keys=("note",)),
     "versions": VERSIONS,
@@ -140,7 +142,7 @@ RUN = fields({
                      "test_flip_averaged": fields({"accuracy": FRACTION})}),
     "date": text(40, r"\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)?"),
     "command": text(),
-})
+}, optional_keys=("strategy", "replicas"))  # runs before --strategy existed lack them
 
 RECIPE = fields({
     "description": NAME, "batch_size": BATCH, "precision": PRECISION,
@@ -187,25 +189,24 @@ def check_benchmark(results):
 CHECKS = {"metrics.json": check_run, "benchmark.json": check_benchmark}
 
 
-def _refuse_constant(name):
-    raise SchemaError(f"{name} is not a finite number")
-
-
-def load(path):
+def load(path, shown_as=None):
     """Read and check one plots/ file; raise SchemaError naming the file and the key."""
+    shown_as = shown_as or path
     check = CHECKS.get(path.name)
     if check is None:
-        raise SchemaError(f"{path}: no schema for a file of this name")
+        raise SchemaError(f"{shown_as}: no schema for a file of this name")
     try:
-        value = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+        # NaN and Infinity parse (Python writes them), and the schema then names their key.
+        value = json.loads(path.read_text(encoding="utf-8"))
         check(value)
     except SchemaError as err:
-        raise SchemaError(f"{path}: {err}") from None
+        raise SchemaError(f"{shown_as}: {err}") from None
     except (OSError, UnicodeError) as err:
-        raise SchemaError(f"{path}: cannot read ({getattr(err, 'strerror', None) or err})") \
-            from None
+        reason = getattr(err, "strerror", None) or err
+        raise SchemaError(f"{shown_as}: cannot read ({reason})") from None
     except json.JSONDecodeError as err:
-        raise SchemaError(f"{path}: not valid JSON ({err.msg} at line {err.lineno})") from None
+        raise SchemaError(f"{shown_as}: not valid JSON ({err.msg}, line {err.lineno} column {err.colno})") \
+            from None
     except RecursionError:
-        raise SchemaError(f"{path}: nested too deeply") from None
+        raise SchemaError(f"{shown_as}: nested too deeply") from None
     return value

@@ -1,0 +1,93 @@
+"""The site build publishes only metrics that pass the schema, and only as literal text."""
+import html as html_module
+import importlib.util
+import json
+import math
+
+import markdown
+import pytest
+from mkdocs.exceptions import PluginError
+
+from tests.conftest import ROOT
+
+spec = importlib.util.spec_from_file_location("site_hooks", ROOT / "docs" / "_hooks" / "site.py")
+site = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(site)
+
+
+def published(name="improved"):
+    return json.loads(site.RUNS[name].read_text())
+
+
+def test_the_published_files_pass_the_schema():
+    assert set(site.load_runs()) == {"improved", "baseline", "benchmark"}
+
+
+def broken(key, value):
+    def damage(metrics):
+        target = metrics
+        *parents, last = key.split(".")
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        if value is KeyError:
+            del target[last]
+        else:
+            target[int(last) if isinstance(target, list) else last] = value
+        return json.dumps(metrics)
+    return damage
+
+
+CASES = [
+    (broken("final.test.accuracy", math.nan), "final.test.accuracy: nan is not a finite number"),
+    (broken("final.test.loss", math.inf), "final.test.loss: inf is not a finite number"),
+    (broken("history.val_accuracy.3", 1.5), "history.val_accuracy.3: 1.5 is outside [0, 1]"),
+    (broken("epochs", "17"), "epochs: expected a whole number, got text"),
+    (broken("device", "CPU\x1b[2J"), "device: holds control characters"),
+    (broken("final.test", KeyError), "final.test: missing"),
+    (broken("epochs", 16), "seconds_per_epoch: has 17 values for 16 epochs"),
+    (lambda metrics: json.dumps(metrics)[:-20], "not valid JSON (Unterminated string starting at, line 1 column"),
+    (lambda metrics: "[]", "top level: expected an object, got a list"),
+]
+
+
+@pytest.mark.parametrize("damage,problem", CASES, ids=[p.split(":")[0].split(" (")[0] for _, p in CASES])
+def test_a_bad_metrics_file_is_refused_in_one_line_naming_file_and_key(damage, problem,
+                                                                       tmp_path, monkeypatch):
+    path = tmp_path / "metrics.json"
+    path.write_text(damage(published()))
+    monkeypatch.setitem(site.RUNS, "improved", path)
+    with pytest.raises(PluginError) as caught:
+        site.load_runs()
+    message = str(caught.value)
+    assert message.startswith(f"refusing to publish {path}: ") and problem in message
+    assert "\n" not in message
+
+
+HOSTILE = "<script>alert(1)</script> | **bold** [link](http://x) {: .big } _x_ `c` &amp; \\"
+
+
+def test_strings_from_metrics_are_literal_text_in_prose_and_tables():
+    run = published()
+    run["device"] = run["data"]["note"] = HOSTILE
+    page = ("Device: {{ improved.device }}\n\n| What | Value |\n|---|---|\n"
+            "| Data note | {{ improved.data.note }} |\n")
+    html = markdown.markdown(site.substitute_metrics(page, {"improved": run}, "x.md"),
+                             extensions=["tables", "attr_list"])
+    assert "<script" not in html and "<strong>" not in html and "<a " not in html
+    assert "<em>" not in html and "<code>" not in html and 'class="big"' not in html
+    # The table keeps its two cells, and the text reads as it was written.
+    assert html.count("<td>") == 2
+    text = html_module.unescape(html)
+    assert f"Device: {HOSTILE}" in text and f"<td>{HOSTILE}</td>" in text
+
+
+def test_results_table_escapes_its_text_cells():
+    runs = {"improved": published(), "baseline": published("baseline")}
+    runs["baseline"]["precision"] = "float32 | <b>x</b>"
+    table = site.results_table(runs)
+    assert "<b>" not in table and table.splitlines()[5].count("|") == 4
+
+
+def test_a_placeholder_that_names_an_object_is_refused():
+    with pytest.raises(PluginError, match=r"x\.md: \{\{ improved\.final \}\}: expected a single"):
+        site.substitute_metrics("{{ improved.final }}", {"improved": published()}, "x.md")
