@@ -1,5 +1,5 @@
-# The two commands of the README. Each creates .venv from the pinned
-# requirements.txt on first use (and again whenever requirements.txt changes).
+# The two commands of the README. Each creates .venv from requirements.lock (every
+# package pinned with its hashes) on first use, and again whenever the lock changes.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -20,14 +20,13 @@ build: $(READY)  ## the static site in site/, as the hosting workflow builds it
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 figures: $(READY)  ## retrain both models into plots/ (EPOCHS, BASELINE_EPOCHS, FIGURES_ARGS)
-	$(BIN)/python -m examples.cifar10 --model improved --epochs $${EPOCHS:-17} $(FIGURES_ARGS)
-	$(BIN)/python -m examples.cifar10 --model baseline --epochs $${BASELINE_EPOCHS:-10} --out plots/baseline $(FIGURES_ARGS)
+	$(BIN)/python -m examples.cifar10 --model improved --epochs "$${EPOCHS:-17}" $(FIGURES_ARGS)
+	$(BIN)/python -m examples.cifar10 --model baseline --epochs "$${BASELINE_EPOCHS:-10}" --out plots/baseline $(FIGURES_ARGS)
 
-$(READY): requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
-	touch $@
+$(READY): requirements.lock
+	$(PYTHON) -m venv "$(VENV)"
+	"$(BIN)/python" -m pip install --quiet --require-hashes -r requirements.lock
+	touch "$@"
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .cache

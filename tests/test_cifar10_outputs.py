@@ -131,8 +131,8 @@ def test_an_out_folder_with_too_many_other_files_is_refused(tmp_path):
 
 # --- kills inside the swap ----------------------------------------------------------------
 
-needs_strace = pytest.mark.skipif(shutil.which("strace") is None or os.geteuid() != 0,
-                                  reason="needs strace, run as root (fault injection)")
+needs_strace = pytest.mark.skipif(shutil.which("strace") is None,
+                                  reason="needs strace (fault injection); .ci/run installs it")
 
 
 def traced(command, when, log):
