@@ -166,9 +166,10 @@ training set."""),
         ("md", """\
 ## Compile them
 
-Both models train with Adam. The baseline keeps the tutorial's constant learning rate of
-0.001; the improved model warms up for one epoch, then follows a cosine decay, with
-decoupled weight decay. `build_and_compile` looks a model up by name in
+Both models train with Adam and the same schedule: the learning rate warms up for one
+epoch (or a fifth of the run, if that is shorter), then follows a cosine decay, with
+decoupled weight decay. (TensorFlow's tutorial
+keeps a constant learning rate of 0.001.) `build_and_compile` looks a model up by name in
 `models.BUILDERS`: in the source that is the `models` module, here a namespace holds it."""),
         ("section", "models.py:builders"),
         ("code", "models = types.SimpleNamespace(BUILDERS=BUILDERS)"),
