@@ -212,3 +212,59 @@ def test_a_kill_before_the_exchange_completes_leaves_the_old_set(out, tmp_path):
     assert leftovers(out)
     report.swap_in(out, NEW)
     assert outputs(out) == NEW and leftovers(out) == []
+
+
+# --- signals and what the CLI says --------------------------------------------------------
+
+def test_sigint_inside_the_swap_waits_until_the_new_set_is_in(out, monkeypatch):
+    exchange = report._exchange
+
+    def exchange_with_an_interrupt(a, b):
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl+C at the worst moment
+        return exchange(a, b)
+
+    monkeypatch.setattr(report, "_exchange", exchange_with_an_interrupt)
+    monkeypatch.setattr(report, "committed", None)
+    with pytest.raises(KeyboardInterrupt):
+        report.swap_in(out, NEW)
+    assert outputs(out) == NEW and leftovers(out) == [] and report.committed == out
+
+
+@pytest.mark.parametrize("after_swap", [False, True])
+def test_an_interrupted_run_says_whether_the_outputs_were_written(after_swap, out,
+                                                                  monkeypatch, capsys):
+    from examples.cifar10 import cli, run
+
+    def interrupted_run(args, dataset):
+        if after_swap:
+            report.swap_in(args.out, NEW)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run, "run", interrupted_run)
+    monkeypatch.setattr(report, "committed", None)
+    monkeypatch.setattr(cli, "validate", lambda args: None)
+    assert cli.main(["--out", str(out)]) == 130
+    message = capsys.readouterr().err
+    if after_swap:
+        assert message == f"interrupted after the new outputs were written to {out}\n"
+        assert outputs(out) == NEW
+    else:
+        assert message == f"interrupted: --out {out} left as it was\n"
+        assert outputs(out) == OLD
+
+
+def test_a_full_disk_at_the_end_is_one_line_and_keeps_the_old_set(out, monkeypatch, capsys):
+    from examples.cifar10 import cli, run
+
+    def run_that_writes(args, dataset):
+        monkeypatch.setattr(report.os, "fsync", no_space)
+        history = {"accuracy": [0.5], "val_accuracy": [0.5], "loss": [1.0], "val_loss": [1.0]}
+        report.write_outputs(args.out, history, {"new": 1})
+
+    monkeypatch.setattr(run, "run", run_that_writes)
+    monkeypatch.setattr(cli, "validate", lambda args: None)
+    assert cli.main(["--out", str(out)]) == 1
+    assert capsys.readouterr().err == (
+        f"error: --out {out}: could not write the outputs (No space left on device); "
+        f"the previous ones are unchanged\n")
+    assert outputs(out) == OLD and leftovers(out) == []

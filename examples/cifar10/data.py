@@ -23,6 +23,7 @@ class DataError(Exception):
 # --8<-- [end:layout]
 
 
+# --8<-- [start:unpickler]
 def shown(text, limit=60):
     """Text from a file, safe for a terminal: control characters escaped, length capped."""
     if isinstance(text, (bytes, bytearray)):
@@ -43,7 +44,6 @@ MAX_DICT_KEYS = 64
 DTYPES = {"u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "b1"}  # plain numbers only
 
 
-# --8<-- [start:unpickler]
 class RestrictedUnpickler:
     """Read a pickle that holds what a CIFAR-10 batch holds, and nothing else.
 
@@ -75,7 +75,6 @@ class RestrictedUnpickler:
         ("__builtin__", "bytes"): "bytes",  # protocol 2's empty bytes value
         ("builtins", "bytes"): "bytes",
     }
-# --8<-- [end:unpickler]
 
     def __init__(self, file, encoding="bytes"):
         if encoding != "bytes":
@@ -403,6 +402,7 @@ class _Machine:
             refuse("array state is not (1, shape, dtype, fortran, data)")
         _, shape, dtype, fortran, raw = state
         target.value = _array(raw, _dtype(dtype), _shape(shape), "F" if fortran else "C")
+# --8<-- [end:unpickler]
 
 
 # --8<-- [start:read]
