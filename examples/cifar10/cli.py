@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from examples.cifar10 import data, report
+from examples.cifar10 import strategy as distribute
 from examples.cifar10.data import DataError, shown
 from examples.cifar10.schema import SchemaError
 
@@ -113,6 +114,8 @@ def build_parser():
                    help="share of the training set held out for validation "
                         "(default: %(default)s)")
     add_precision(p, "")
+    p.add_argument("--strategy", choices=distribute.CHOICES, default="default",
+                   help=distribute.HELP)
     p.add_argument("--out", type=out_dir, default=Path("plots"), metavar="DIR",
                    help="where acc.png, loss.png and metrics.json go (default: %(default)s)")
     p.add_argument("--quiet", action="store_true",
@@ -155,6 +158,7 @@ def check_out(out):
 def validate(args):
     """Check what can be checked before TensorFlow loads; return the data read from --data-dir."""
     check_out(args.out)
+    distribute.check(args.strategy)
     if args.data_dir is None:
         return None  # downloaded by Keras, after TensorFlow has loaded
     dataset = data.load(args.data_dir)
@@ -194,6 +198,8 @@ def main(argv=None):
             print(f"interrupted: --out {args.out} left as it was", file=sys.stderr)
         return 130
     test = metrics["final"]["test"]
+    wrote = f"wrote {args.out}/acc.png, loss.png, metrics.json" if args.wrote_outputs \
+        else "the chief (worker 0) writes the outputs"
     print(f"{args.model}: test accuracy {test['accuracy']:.4f}, test loss {test['loss']:.4f}; "
-          f"wrote {args.out}/acc.png, loss.png, metrics.json")
+          f"{wrote}")
     return 0

@@ -9,6 +9,7 @@ import keras
 import tensorflow as tf
 
 from examples.cifar10 import data, report, schema, train
+from examples.cifar10 import strategy as distribute
 
 
 def cpu_has_bf16_units():
@@ -52,6 +53,8 @@ def describe_device():
 
 def run(args, dataset=None):
     """Train, evaluate once on the test set, and write the outputs; return the metrics."""
+    # First: MultiWorkerMirroredStrategy must exist before TensorFlow does other work.
+    setup = distribute.make(getattr(args, "strategy", "default"))
     batch_size = args.batch_size or train.BATCH_SIZES[args.model]
     precision = choose_precision(args.precision, args.model)
     ((x_train, y_train), (x_test, y_test)), source, hashes = dataset or data.load(None)
@@ -61,12 +64,19 @@ def run(args, dataset=None):
     train_xy, val_xy = data.split_validation(x_train, y_train, args.validation_fraction,
                                              args.seed)
     steps = -(-len(train_xy[0]) // batch_size)
-    model = train.build_and_compile(args.model, steps, args.epochs)
-    history, seconds = train.fit(model, train_xy, val_xy, args.epochs, batch_size, args.quiet)
+    with setup.strategy.scope():  # the variables of model and optimizer are mirrored
+        model = train.build_and_compile(args.model, steps, args.epochs)
+    if setup.uses_fit:
+        history, seconds = train.fit(model, train_xy, val_xy, args.epochs, batch_size,
+                                     args.quiet)
+        test_loss, test_acc = model.evaluate(*(x_test, y_test), batch_size=256, verbose=0)
+        test_flip_acc = train.flip_averaged_accuracy(model, x_test, y_test)
+    else:
+        history, seconds, (test_loss, test_acc), test_flip_acc = distribute.custom_loop(
+            setup, model, train_xy, val_xy, (x_test, y_test), args.epochs, batch_size,
+            args.seed, args.quiet)
     history = {k: [float(v) for v in vs] for k, vs in history.items()
                if k in ("accuracy", "loss", "val_accuracy", "val_loss")}
-    test_loss, test_acc = model.evaluate(*(x_test, y_test), batch_size=256, verbose=0)
-    test_flip_acc = train.flip_averaged_accuracy(model, x_test, y_test)
     metrics = {
         "model": args.model,
         "parameters": model.count_params(),
@@ -74,6 +84,8 @@ def run(args, dataset=None):
         "batch_size": batch_size,
         "seed": args.seed,
         "precision": precision,
+        "strategy": setup.name,
+        "replicas": setup.replicas,
         "data": {
             "source": source,
             "note": args.data_note,
@@ -101,5 +113,7 @@ def run(args, dataset=None):
     # A diverged run (NaN or infinite loss) or a malformed value stops here, before the
     # old set is touched: the site build would refuse it anyway.
     schema.check_run(metrics)
-    report.write_outputs(args.out, history, metrics)
+    args.wrote_outputs = setup.chief  # under multiworker, only the chief writes
+    if setup.chief:
+        report.write_outputs(args.out, history, metrics)
     return metrics
