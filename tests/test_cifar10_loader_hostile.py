@@ -171,7 +171,6 @@ def huge_declared_length():
 
 
 def too_many_opcodes():
-    labels = P.MARK + P.BININT1 + b"\x01" + P.POP_MARK  # never reached: refused earlier
     return batch(array((1, 3072), raw=PIXELS), labels=(1,) * 210_000), "opcodes"
 
 

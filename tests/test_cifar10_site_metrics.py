@@ -38,19 +38,22 @@ def broken(key, value):
 
 
 CASES = [
-    (broken("final.test.accuracy", math.nan), "final.test.accuracy: nan is not a finite number"),
+    (broken("final.test.accuracy", math.nan),
+     "final.test.accuracy: nan is not a finite number"),
     (broken("final.test.loss", math.inf), "final.test.loss: inf is not a finite number"),
     (broken("history.val_accuracy.3", 1.5), "history.val_accuracy.3: 1.5 is outside [0, 1]"),
     (broken("epochs", "17"), "epochs: expected a whole number, got text"),
     (broken("device", "CPU\x1b[2J"), "device: holds control characters"),
     (broken("final.test", KeyError), "final.test: missing"),
     (broken("epochs", 16), "seconds_per_epoch: has 17 values for 16 epochs"),
-    (lambda metrics: json.dumps(metrics)[:-20], "not valid JSON (Unterminated string starting at, line 1 column"),
+    (lambda metrics: json.dumps(metrics)[:-20],
+     "not valid JSON (Unterminated string starting at, line 1 column"),
     (lambda metrics: "[]", "top level: expected an object, got a list"),
 ]
 
 
-@pytest.mark.parametrize("damage,problem", CASES, ids=[p.split(":")[0].split(" (")[0] for _, p in CASES])
+@pytest.mark.parametrize("damage,problem", CASES,
+                         ids=[p.split(":")[0].split(" (")[0] for _, p in CASES])
 def test_a_bad_metrics_file_is_refused_in_one_line_naming_file_and_key(damage, problem,
                                                                        tmp_path, monkeypatch):
     path = tmp_path / "metrics.json"
@@ -89,5 +92,6 @@ def test_results_table_escapes_its_text_cells():
 
 
 def test_a_placeholder_that_names_an_object_is_refused():
-    with pytest.raises(PluginError, match=r"x\.md: \{\{ improved\.final \}\}: expected a single"):
+    with pytest.raises(PluginError,
+                       match=r"x\.md: \{\{ improved\.final \}\}: expected a single"):
         site.substitute_metrics("{{ improved.final }}", {"improved": published()}, "x.md")

@@ -205,8 +205,8 @@ def load(path, shown_as=None):
         reason = getattr(err, "strerror", None) or err
         raise SchemaError(f"{shown_as}: cannot read ({reason})") from None
     except json.JSONDecodeError as err:
-        raise SchemaError(f"{shown_as}: not valid JSON ({err.msg}, line {err.lineno} column {err.colno})") \
-            from None
+        where = f"line {err.lineno} column {err.colno}"
+        raise SchemaError(f"{shown_as}: not valid JSON ({err.msg}, {where})") from None
     except RecursionError:
         raise SchemaError(f"{shown_as}: nested too deeply") from None
     return value
