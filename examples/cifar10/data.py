@@ -35,7 +35,7 @@ def shown(text, limit=60):
 
 
 # Limits that hold for every official batch with room to spare (a batch is 10,000 images,
-# 30.7 MB of pixels and about 50,000 opcodes), so that no file can take more than a
+# 30.7 MB of pixels and about 30,000 opcodes), so that no file can take more than a
 # small multiple of its size in memory, or more than a moment to refuse.
 MAX_FILE_BYTES = 256 * 2**20
 MAX_OPCODES = 200_000
