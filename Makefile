@@ -5,13 +5,13 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.requirements-installed
 
-.PHONY: serve test build update-outputs figures clean
+.PHONY: serve test build update-outputs notebooks test-notebooks figures clean
 
 serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
 
 test: $(READY)  ## every test: snippets, examples, notebook, site build, browser
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 update-outputs: $(READY)  ## rewrite every page's '#>' lines and figures from real runs
 	$(BIN)/python -m pytest docs --update-outputs
@@ -19,9 +19,19 @@ update-outputs: $(READY)  ## rewrite every page's '#>' lines and figures from re
 build: $(READY)  ## the static site in site/, as the hosting workflow builds it
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
-figures: $(READY)  ## retrain both models into plots/ (EPOCHS, BASELINE_EPOCHS, FIGURES_ARGS)
-	$(BIN)/python -m examples.cifar10 --model improved --epochs "$${EPOCHS:-17}" $(FIGURES_ARGS)
-	$(BIN)/python -m examples.cifar10 --model baseline --epochs "$${BASELINE_EPOCHS:-10}" --out plots/baseline $(FIGURES_ARGS)
+notebooks: $(READY)  ## regenerate notebooks/*.ipynb from the chapters (tests say when)
+	$(BIN)/python -m tested_docs.notebooks
+
+test-notebooks: $(READY)  ## also execute every chapter's notebook in a fresh kernel
+	EXECUTE_NOTEBOOKS=1 $(BIN)/python -m pytest -n 2 --dist loadfile tests/test_notebooks.py
+
+# The improved model: the case-study notebook, executed, writes $(PLOTS) and $(NOTEBOOK)
+# from one run. A scratch run: PLOTS=/tmp/x NOTEBOOK=/tmp/x/cifar10.ipynb.
+PLOTS    ?= plots
+NOTEBOOK ?= notebooks/cifar10.ipynb
+figures: $(READY)  ## retrain both models into plots/ (EPOCHS, BASELINE_EPOCHS, FIGURES_ARGS, BASELINE_ARGS)
+	$(BIN)/python -m examples.cifar10.notebook --epochs "$${EPOCHS:-17}" --out "$(PLOTS)" --notebook "$(NOTEBOOK)" $(FIGURES_ARGS)
+	$(BIN)/python -m examples.cifar10 --model baseline --epochs "$${BASELINE_EPOCHS:-10}" --out "$(PLOTS)/baseline" $(FIGURES_ARGS) $(BASELINE_ARGS)
 
 $(READY): requirements.lock
 	$(PYTHON) -m venv "$(VENV)"

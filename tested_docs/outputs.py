@@ -91,17 +91,19 @@ def captured():
     with tempfile.TemporaryFile() as sink:
         saved = os.dup(1)
         os.dup2(sink.fileno(), 1)
-        stream = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
-                                  errors="backslashreplace", write_through=True)
+        # Two unbuffered streams onto the same descriptor keep the order of what is
+        # written, and stay two objects: tf.print(output_stream=sys.stdout) tells them apart.
+        out, err = (io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding="utf-8",
+                                     errors="backslashreplace", write_through=True)
+                    for _ in range(2))
         old = sys.stdout, sys.stderr
-        sys.stdout = sys.stderr = stream
+        sys.stdout, sys.stderr = out, err
         try:
             with warnings.catch_warnings():
                 warnings.showwarning = (lambda message, category, *args, **kwargs:
-                                        stream.write(f"{category.__name__}: {message}\n"))
+                                        err.write(f"{category.__name__}: {message}\n"))
                 yield result
         finally:
-            stream.flush()
             sys.stdout, sys.stderr = old
             os.dup2(saved, 1)
             os.close(saved)

@@ -1,4 +1,6 @@
 """Shared fixtures: the site is built once per test session and reused."""
+import fcntl
+import json
 import os
 import subprocess
 import sys
@@ -18,7 +20,18 @@ def build_site(site_dir, config="mkdocs.yml"):
 
 
 @pytest.fixture(scope="session")
-def built_site(tmp_path_factory):
-    site = tmp_path_factory.mktemp("site")
-    result = build_site(site)
-    return site, result
+def built_site(tmp_path_factory, worker_id):
+    """One strict build per test run, shared by the xdist workers of `make test`: the first
+    worker to get here builds while the others wait on the lock, then read its result."""
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent  # the run's temporary folder, common to all workers
+    site, outcome = shared / "built-site", shared / "built-site.json"
+    with open(shared / "built-site.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not outcome.exists():
+            result = build_site(site)
+            outcome.write_text(json.dumps([result.args, result.returncode, result.stdout,
+                                           result.stderr]))
+    args, returncode, stdout, stderr = json.loads(outcome.read_text())
+    return site, subprocess.CompletedProcess(args, returncode, stdout, stderr)

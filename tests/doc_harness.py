@@ -18,7 +18,6 @@ import re
 import unittest
 from pathlib import Path
 
-import pytest
 from sybil import Region, Sybil
 from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.parsers.abstract.doctest import DocTestStringParser
@@ -51,15 +50,6 @@ def pytest_configure(config):
 
     # A page's plt.show() is for the reader's screen; here the figure is checked instead.
     plt.show = lambda *args, **kwargs: None
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(config, items):
-    """Under `pytest -n 2 --dist loadgroup` (make test) each file runs whole in one worker,
-    in order: a page's blocks share one namespace. Modules may name a shared group."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is None:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 def where(example):

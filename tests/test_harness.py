@@ -217,6 +217,9 @@ def test_fd_level_stdout_stderr_and_warnings_are_output_too(tmp_path):
         #> to stderr
         warnings.warn("careful")
         #> UserWarning: careful
+        import tensorflow as tf
+        tf.print("from tf.print", output_stream=sys.stdout)
+        #> from tf.print
         ```
 
         ```python
@@ -232,7 +235,7 @@ def test_fd_level_stdout_stderr_and_warnings_are_output_too(tmp_path):
         ```
     """)
     assert passed == [1], errors
-    assert [line for line, _ in errors] == [11, 15, 19]
+    assert [line for line, _ in errors] == [14, 18, 22]
     assert all("is not shown right under it" in str(err) for _, err in errors)
 
 
