@@ -1,8 +1,9 @@
 """Build-time generation for the site (MkDocs hooks; see `hooks:` in mkdocs.yml).
 
-Nothing here is typed by hand into a page: the CIFAR-10 notebook is generated
-from examples/, the figures and results come from plots/, and each chapter's
-"tested with" stamp comes from the record the test run writes.
+Nothing here is typed by hand into a page: the figures and results come from plots/,
+each chapter's "tested with" stamp comes from the record the test run writes, and its
+"Open in Colab" and "Download notebook" buttons point to notebooks/, which
+`python -m tested_docs.notebooks` generates from the chapters.
 """
 import html
 import json
@@ -30,26 +31,27 @@ RUNS = {"improved": PLOTS / "metrics.json", "baseline": PLOTS / "baseline" / "me
 METRIC = re.compile(r"\{\{\s*(?P<run>\w+)\.(?P<path>[\w.]+)\s*(?:\|\s*(?P<fmt>\w+)\s*)?\}\}")
 RESULTS_TABLE = "<!-- results-table -->"
 BENCHMARK_TABLE = "<!-- benchmark-table -->"
+NOTEBOOKS = ROOT / "notebooks"
+# The case study's notebook (committed with the outputs of the run behind plots/) is also
+# a page: mkdocs-jupyter renders this copy, and only it (its `include` in mkdocs.yml).
+CASE_STUDY_NOTEBOOK = ("cifar10.ipynb", "cifar10-notebook.ipynb")
 _notebook_dir = tempfile.TemporaryDirectory(prefix="site-notebook-")
 
 
-# --- files: figures from plots/ and the generated notebook -------------------------------
+# --- files: figures from plots/, the chapters' notebooks ---------------------------------
 
 @event_priority(100)  # before mkdocs-jupyter looks for notebooks among the files
 def on_files(files, config):
-    for path in sorted(PLOTS.rglob("*.png")):
+    # notebooks/*.ipynb are served as plain files, for "Download notebook".
+    for path in sorted(PLOTS.rglob("*.png")) + sorted(NOTEBOOKS.glob("*.ipynb")):
         files.append(File(str(path.relative_to(ROOT)), str(ROOT), config["site_dir"],
                           config["use_directory_urls"]))
-    # MkDocs restores sys.path after loading hooks; `examples` lives at the repository root.
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from examples.cifar10.notebook import build_notebook
-    import nbformat
-
-    notebook = Path(_notebook_dir.name) / "cifar10-notebook.ipynb"
-    nbformat.write(build_notebook(), notebook)
-    files.append(File(notebook.name, str(notebook.parent), config["site_dir"],
-                      config["use_directory_urls"]))
+    source, page_name = CASE_STUDY_NOTEBOOK
+    if (NOTEBOOKS / source).exists():
+        copy = Path(_notebook_dir.name) / page_name
+        copy.write_bytes((NOTEBOOKS / source).read_bytes())
+        files.append(File(page_name, str(copy.parent), config["site_dir"],
+                          config["use_directory_urls"]))
     for file in files:
         if file.src_uri.endswith(".ipynb"):
             refuse_failed_cells(Path(file.abs_src_path), file.src_uri)
@@ -236,7 +238,9 @@ def insert_after_title(markdown, html):
     return f"{markdown[:at]}\n\n{html}\n{markdown[at:]}"
 
 
-def on_page_markdown(markdown, page, config, files):
+def fill_results(markdown, page_name):
+    """Numbers and tables of the published runs filled into a page's Markdown (the site's
+    pages here, the chapter notebooks in tested_docs.notebooks)."""
     if METRIC.search(markdown) or RESULTS_TABLE in markdown or BENCHMARK_TABLE in markdown:
         runs = load_runs()
         for marker, run_names, render in (
@@ -246,9 +250,29 @@ def on_page_markdown(markdown, page, config, files):
                 missing = [RUNS[n].relative_to(ROOT).as_posix() for n in run_names
                            if n not in runs]
                 if missing:
-                    raise PluginError(f"{page.file.src_uri}: {marker} needs {', '.join(missing)}")
+                    raise PluginError(f"{page_name}: {marker} needs {', '.join(missing)}")
                 markdown = markdown.replace(marker, render(runs))
-        markdown = substitute_metrics(markdown, runs, page.file.src_uri)
+        markdown = substitute_metrics(markdown, runs, page_name)
+    return markdown
+
+
+def notebook_buttons(markdown, page_name):
+    """'Open in Colab' and 'Download notebook' under a chapter's title (and its stamp).
+    The download is a Markdown link to the file, so the strict build checks that it exists."""
+    from tested_docs import notebooks
+
+    if page_name not in notebooks.chapters():
+        return markdown
+    stem = Path(page_name).stem
+    buttons = (f'[Open in Colab]({notebooks.colab_url(page_name)}){{ .md-button .notebook-button }}\n'
+               f'[Download notebook](notebooks/{stem}.ipynb){{ .md-button .notebook-button '
+               f'download="{stem}.ipynb" }}')
+    return insert_after_title(markdown, f'<div class="notebook-buttons" markdown>\n{buttons}\n</div>')
+
+
+def on_page_markdown(markdown, page, config, files):
+    markdown = fill_results(markdown, page.file.src_uri)
+    markdown = notebook_buttons(markdown, page.file.src_uri)
     source = page.file.abs_src_path
     if page.file.src_uri.endswith(".md") and has_python_block(markdown, source):
         entry = record.load().get(page.file.src_uri)
