@@ -27,6 +27,20 @@ def test_notebook_page_offers_its_download(built_site):
     assert (site / "cifar10-notebook" / "cifar10-notebook.ipynb").is_file()
 
 
+def test_every_chapter_opens_in_colab_and_downloads_its_committed_notebook(built_site):
+    from tested_docs import notebooks
+
+    site, _ = built_site
+    for page in notebooks.chapters():
+        stem = page.removesuffix(".md")
+        links = parse_html(site / stem / "index.html").links
+        assert ("a", notebooks.colab_url(page)) in links, page
+        assert ("a", f"../notebooks/{stem}.ipynb") in links, page
+        served = resolve(site, f"/notebooks/{stem}.ipynb")
+        assert served is not None, page
+        assert served.read_bytes() == notebooks.notebook_path(page).read_bytes(), page
+
+
 def test_a_broken_image_path_is_reported_with_its_page(tmp_path):
     (tmp_path / "guide").mkdir()
     (tmp_path / "img.png").write_bytes(b"png")

@@ -21,7 +21,7 @@ def test_site_builds_without_warnings(built_site):
 @pytest.fixture
 def scratch_project(tmp_path):
     """A copy of the docs and config to break on purpose, leaving the real ones alone."""
-    for name in ("docs", "examples", "plots", "tested_docs"):
+    for name in ("docs", "examples", "notebooks", "plots", "tested_docs"):
         if (ROOT / name).exists():
             shutil.copytree(ROOT / name, tmp_path / name,
                             ignore=shutil.ignore_patterns("__pycache__"))
