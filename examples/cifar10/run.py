@@ -51,6 +51,39 @@ def describe_device():
            f"{os.cpu_count()} cores)"
 
 
+def record(*, model, parameters, epochs, batch_size, seed, precision, data, history, seconds,
+           test_loss, test_accuracy, flip_accuracy, command, strategy="default", replicas=1):
+    """The metrics.json of one run (the command line's, or the case-study notebook's)."""
+    history = {k: [float(v) for v in vs] for k, vs in history.items()
+               if k in ("accuracy", "loss", "val_accuracy", "val_loss")}
+    return {
+        "model": model,
+        "parameters": parameters,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "seed": seed,
+        "precision": precision,
+        "strategy": strategy,
+        "replicas": replicas,
+        "data": data,
+        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
+                     "keras": keras.__version__},
+        "device": describe_device(),
+        "seconds_per_epoch": [round(s, 2) for s in seconds],
+        "total_training_seconds": round(sum(seconds), 1),
+        "history": history,
+        "final": {
+            "train": {"accuracy": history["accuracy"][-1], "loss": history["loss"][-1]},
+            "validation": {"accuracy": history["val_accuracy"][-1],
+                           "loss": history["val_loss"][-1]},
+            "test": {"accuracy": float(test_accuracy), "loss": float(test_loss)},
+            "test_flip_averaged": {"accuracy": float(flip_accuracy)},
+        },
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": command,
+    }
+
+
 def run(args, dataset=None):
     """Train, evaluate once on the test set, and write the outputs; return the metrics."""
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow does other work.
@@ -75,41 +108,17 @@ def run(args, dataset=None):
         history, seconds, (test_loss, test_acc), test_flip_acc = distribute.custom_loop(
             setup, model, train_xy, val_xy, (x_test, y_test), args.epochs, batch_size,
             args.seed, args.quiet)
-    history = {k: [float(v) for v in vs] for k, vs in history.items()
-               if k in ("accuracy", "loss", "val_accuracy", "val_loss")}
-    metrics = {
-        "model": args.model,
-        "parameters": model.count_params(),
-        "epochs": args.epochs,
-        "batch_size": batch_size,
-        "seed": args.seed,
-        "precision": precision,
-        "strategy": setup.name,
-        "replicas": setup.replicas,
-        "data": {
-            "source": source,
-            "note": args.data_note,
-            "train_images": len(train_xy[0]),
-            "validation_images": len(val_xy[0]),
-            "test_images": len(x_test),
-            "sha256": hashes,
-        },
-        "versions": {"python": platform.python_version(), "tensorflow": tf.__version__,
-                     "keras": keras.__version__},
-        "device": describe_device(),
-        "seconds_per_epoch": [round(s, 2) for s in seconds],
-        "total_training_seconds": round(sum(seconds), 1),
-        "history": history,
-        "final": {
-            "train": {"accuracy": history["accuracy"][-1], "loss": history["loss"][-1]},
-            "validation": {"accuracy": history["val_accuracy"][-1],
-                           "loss": history["val_loss"][-1]},
-            "test": {"accuracy": float(test_acc), "loss": float(test_loss)},
-            "test_flip_averaged": {"accuracy": test_flip_acc},
-        },
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": shlex.join(["python", "-m", "examples.cifar10", *args.argv]),
-    }
+    metrics = record(
+        model=args.model, parameters=model.count_params(), epochs=args.epochs,
+        batch_size=batch_size, seed=args.seed, precision=precision, strategy=setup.name,
+        replicas=setup.replicas,
+        data={"source": source, "note": args.data_note, "train_images": len(train_xy[0]),
+              "validation_images": len(val_xy[0]), "test_images": len(x_test),
+              "sha256": hashes},
+        history=history, seconds=seconds, test_loss=test_loss, test_accuracy=test_acc,
+        flip_accuracy=test_flip_acc,
+        command=shlex.join(["python", "-m", "examples.cifar10", *args.argv]))
+    history = metrics["history"]
     # A diverged run (NaN or infinite loss) or a malformed value stops here, before the
     # old set is touched: the site build would refuse it anyway.
     schema.check_run(metrics)

@@ -4,7 +4,7 @@ import time
 import keras
 import numpy as np
 
-from examples.cifar10 import models
+from examples.cifar10.models import BUILDERS
 
 # --8<-- [start:batch_sizes]
 # Batch sizes of the published runs, also the defaults of the command line.
@@ -43,7 +43,7 @@ def make_optimizer(steps_per_epoch, epochs):
 
 # --8<-- [start:compile]
 def build_and_compile(model_name, steps_per_epoch, epochs):
-    model = models.BUILDERS[model_name]()
+    model = BUILDERS[model_name]()
     model.compile(
         optimizer=make_optimizer(steps_per_epoch, epochs),
         # The last layer outputs logits, so the loss must apply softmax itself.
@@ -54,6 +54,7 @@ def build_and_compile(model_name, steps_per_epoch, epochs):
 # --8<-- [end:compile]
 
 
+# --8<-- [start:timer]
 class EpochTimer(keras.callbacks.Callback):
     """Wall-clock seconds of each epoch, validation included."""
 
@@ -65,6 +66,7 @@ class EpochTimer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._start)
+# --8<-- [end:timer]
 
 
 def fit(model, train, val, epochs, batch_size, quiet, callbacks=()):

@@ -1,0 +1,200 @@
+"""Every chapter's notebook is committed, fresh, holds the blocks the harness runs, and runs.
+
+Fresh and parity checks are cheap and always run. Executing the notebooks costs about as
+much as running the pages again (parity already proves each code cell is a block the
+harness ran), so it runs only with EXECUTE_NOTEBOOKS=1 (`make test-notebooks`) or under
+CI=true.
+"""
+import copy
+import json
+import os
+import re
+import sys
+
+import nbformat
+import pytest
+
+from tested_docs import DOCS, ROOT, includes, notebooks
+from tests.doc_harness import DOCS_SYBIL, evaluate_block
+
+CHAPTERS = notebooks.chapters()
+EXECUTE = os.environ.get("EXECUTE_NOTEBOOKS", "") not in ("", "0") \
+    or os.environ.get("CI", "").lower() == "true"
+
+
+def stored(page):
+    return nbformat.read(notebooks.notebook_path(page), as_version=4)
+
+
+def code_cells(notebook):
+    return [cell for cell in notebook.cells
+            if cell.cell_type == "code" and cell.get("id") != notebooks.INSTALL_ID]
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_the_committed_notebook_is_what_its_page_generates(page):
+    problem = notebooks.stale(page)
+    assert problem is None, f"{problem}: update the notebooks with `{notebooks.COMMAND}`"
+
+
+def test_no_notebook_without_a_chapter():
+    stems = {page.removesuffix(".md") for page in CHAPTERS}
+    extra = [p.name for p in notebooks.NOTEBOOKS.glob("*.ipynb") if p.stem not in stems]
+    assert not extra, f"{extra}: no chapter in the nav; `{notebooks.COMMAND}` removes them"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_code_cells_are_exactly_the_blocks_the_harness_runs(page):
+    ran = [includes.expand(str(example.parsed)).strip("\n")
+           for example in DOCS_SYBIL.parse(DOCS / page)
+           if example.region.evaluator is evaluate_block]
+    assert [cell.source for cell in code_cells(stored(page))] == ran
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_markdown_cells_are_plain_notebook_markdown(page):
+    text = "\n".join(c.source for c in stored(page).cells if c.cell_type == "markdown")
+    assert "<!--" not in text
+    assert not re.search(r"^\s*(!!!|\?\?\?|===)", text, re.MULTILINE)
+    assert not re.search(r"\{\{\s*\w+\.[\w.]+\s*(\|\s*\w+\s*)?\}\}", text), "unfilled numbers"
+    assert "--8<--" not in text
+    relative = [m for m in re.findall(r"\]\(([^)\s]+)", text)
+                if not m.startswith(("https://", "http://", "mailto:"))]
+    assert not relative, f"links that only work on the site: {relative}"
+
+
+@pytest.mark.parametrize("page", CHAPTERS)
+def test_first_cell_installs_the_pinned_packages_for_colab(page):
+    first = stored(page).cells[0]
+    assert first.get("id") == notebooks.INSTALL_ID and first.cell_type == "code"
+    pins = notebooks.pinned_requirements()
+    assert f"tensorflow=={pins['tensorflow']}" in first.source
+    assert "tensorflow-cpu" not in first.source
+    requirement = (ROOT / "requirements.txt").read_text()
+    assert f"tensorflow-cpu=={pins['tensorflow']}" in requirement  # the same version
+
+
+def test_the_gpu_chapter_asks_colab_for_a_gpu_and_tags_its_gpu_only_cells():
+    notebook = stored("gpu.md")
+    assert notebook.metadata["accelerator"] == "GPU"
+    assert notebook.metadata["colab"]["gpuType"]
+    page = (DOCS / "gpu.md").read_text()
+    tagged = [c.source for c in notebook.cells
+              if notebooks.GPU_TAG in c.metadata.get("tags", [])]
+    markers = len(re.findall(r"<!-- skip: next if\(NO_GPU", page))
+    assert markers and len(tagged) == markers
+    assert "accelerator" not in stored("tensors.md").metadata
+
+
+def test_admonitions_and_tabs_become_headings():
+    lines = ['!!! warning "Mind the `dtype`"', "", "    Text.", "", '=== "Tab"', "",
+             "    ```python", "    x = 1", "    ```", "", "After."]
+    assert notebooks.flatten(lines) == ["**Mind the `dtype`**", "", "Text.", "",
+                                        "**Tab**", "", "```python", "x = 1", "```", "",
+                                        "After."]
+
+
+def test_links_become_absolute_on_the_site():
+    site = notebooks.site_url()
+    assert notebooks.absolute("keras.md#compile", "gpu.md") == f"{site}keras/#compile"
+    assert notebooks.absolute("#results", "cifar10.md") == f"{site}cifar10/#results"
+    assert notebooks.absolute("plots/acc.png", "cifar10.md") == f"{site}plots/acc.png"
+    assert notebooks.absolute("index.md", "gpu.md") == site
+    assert notebooks.absolute("https://keras.io/", "gpu.md") == "https://keras.io/"
+
+
+# In the chapter's xdist group: the page's include imports the same module, which then
+# runs once per worker, not twice.
+@pytest.mark.xdist_group("docs/cifar10.md")
+def test_the_walkthrough_runs_on_the_stand_in_images(monkeypatch):
+    monkeypatch.delenv("CIFAR10_DATA_DIR", raising=False)
+    monkeypatch.delenv("CIFAR10_EPOCHS", raising=False)
+    from examples.cifar10 import walkthrough  # importing runs it (unless a page did already)
+
+    assert walkthrough.DATA_DIR == "" and len(walkthrough.x_test) == 40
+    assert walkthrough.EPOCHS == len(walkthrough.history.history["loss"])
+    assert 0 <= walkthrough.flip_accuracy <= 1
+
+
+# --- running them -------------------------------------------------------------------------
+
+KERNEL_PYTHON = "import sys\nprint(sys.executable)"
+
+
+def run(notebook, tmp_path, **env):
+    """Execute in a fresh kernel; prove that the kernel is this interpreter."""
+    notebook = copy.deepcopy(notebook)
+    notebook.cells.insert(1, nbformat.v4.new_code_cell(KERNEL_PYTHON, id="kernel-python"))
+    environment = {**os.environ, **env}
+    environment.pop("CIFAR10_DATA_DIR", None)
+    environment.pop("CIFAR10_EPOCHS", None)
+    # The case study's exercises import examples.cifar10 from the repository.
+    environment["PYTHONPATH"] = str(ROOT)
+    notebooks.execute(notebook, tmp_path, env=environment)
+    printed = "".join(o.get("text", "") for o in notebook.cells[1].outputs)
+    assert printed.strip() == sys.executable
+    return notebook
+
+
+def test_a_failing_cell_fails_the_run_unless_it_is_tagged(tmp_path):
+    import nbclient
+
+    broken = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("%pip install nothing-at-all", id=notebooks.INSTALL_ID),
+        nbformat.v4.new_code_cell("raise RuntimeError('a GPU cell')", id="gpu",
+                                  metadata={"tags": [notebooks.GPU_TAG]}),
+        nbformat.v4.new_code_cell("raise RuntimeError('deliberately broken')", id="bad")])
+    with pytest.raises(nbclient.exceptions.CellExecutionError, match="deliberately broken"):
+        run(broken, tmp_path)
+
+
+@pytest.mark.skipif(not EXECUTE, reason="executing every notebook is opt-in: "
+                                        "EXECUTE_NOTEBOOKS=1 (make test-notebooks) or CI=true")
+@pytest.mark.parametrize("page", [  # one xdist group each: the two workers share them
+    pytest.param(page, marks=pytest.mark.xdist_group(f"notebook-{page}")) for page in CHAPTERS])
+def test_the_notebook_runs_top_to_bottom_in_a_fresh_kernel(page, tmp_path):
+    notebook = run(stored(page), tmp_path)
+    for cell in notebook.cells:
+        errors = [o for o in cell.get("outputs", []) if o.output_type == "error"]
+        assert not errors or notebooks.GPU_TAG in cell.metadata.get("tags", []), errors
+
+
+# --- the case study's published run -------------------------------------------------------
+
+def printed_text(notebook):
+    return "".join(o.get("text", "") for cell in code_cells(notebook)
+                   for o in cell.get("outputs", []) if o.output_type == "stream")
+
+
+def test_the_case_study_notebook_prints_the_published_numbers():
+    notebook = stored("cifar10.md")
+    if not any(cell.get("outputs") for cell in code_cells(notebook)):
+        pytest.skip("notebooks/cifar10.ipynb has no outputs yet: `make figures` runs it on "
+                    "the data set and stores them")
+    metrics = json.loads((ROOT / "plots" / "metrics.json").read_text())
+    check_printed_numbers(notebook, metrics)
+
+
+def check_printed_numbers(notebook, metrics):
+    """The numbers the executed notebook printed are those of `metrics` (metrics.json)."""
+    text = printed_text(notebook)
+    final = metrics["final"]
+    assert f"test accuracy {final['test']['accuracy']:.4f}, test loss " \
+           f"{final['test']['loss']:.4f}\n" in text, text[-2000:]
+    assert f"voting {final['test_flip_averaged']['accuracy']:.4f}\n" in text
+    # One line per epoch (Keras verbose=2), each matching the recorded history.
+    epochs = re.findall(r"accuracy: ([\d.]+) - loss: ([\d.]+) - val_accuracy: ([\d.]+) - "
+                        r"val_loss: ([\d.]+)", text)
+    history = metrics["history"]
+    assert len(epochs) == metrics["epochs"]
+    for number, line in enumerate(epochs):
+        shown = [float(value) for value in line]
+        recorded = [history[k][number] for k in ("accuracy", "loss", "val_accuracy",
+                                                 "val_loss")]
+        assert shown == pytest.approx(recorded, abs=6e-5), (number + 1, shown, recorded)
+    assert f"training {metrics['data']['train_images']}, validation " \
+           f"{metrics['data']['validation_images']}, test " \
+           f"{metrics['data']['test_images']} images" in text
+    figures = [o for cell in code_cells(notebook) for o in cell.get("outputs", [])
+               if "image/png" in o.get("data", {})]
+    assert len(figures) == 2, "the accuracy and loss curves"
