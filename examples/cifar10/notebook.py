@@ -12,6 +12,7 @@ notebook prints are the numbers the site publishes. `make figures` runs it.
 """
 import json
 import os
+import re
 import shlex
 import sys
 import tempfile
@@ -38,6 +39,32 @@ print(_json.dumps({
     "flip_accuracy": float(flip_accuracy),
 }))
 """
+
+
+# TensorFlow's C++ runtime logs to stderr at start-up (absl/glog lines: oneDNN, CPU
+# features, rendezvous); TF_CPP_MIN_LOG_LEVEL does not silence them in TF 2.21. They say
+# nothing about the case study, so the published notebook leaves them out; every other
+# output, stderr included, stays.
+RUNTIME_LOG = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to "
+    r"STDERR|[IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ [\w.-]+:\d+\] .*|To enable the following "
+    r"instructions: .*rebuild TensorFlow with the appropriate compiler flags\.)$")
+
+
+def without_runtime_logs(notebook):
+    for cell in notebook.cells:
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                lines = [line for line in output["text"].splitlines(keepends=True)
+                         if not RUNTIME_LOG.match(line.rstrip("\n"))]
+                if not lines:
+                    continue
+                output["text"] = "".join(lines)
+            kept.append(output)
+        if cell.cell_type == "code":
+            cell.outputs = kept
+    return notebook
 
 
 def build_parser():
@@ -111,6 +138,7 @@ def publish(args, argv):
     # The stored notebook is the generated one plus outputs (tests/test_notebooks.py
     # checks both that and that its printed numbers are these metrics).
     notebook.metadata = nbformat.from_dict(metadata)
+    without_runtime_logs(notebook)
     report.write_outputs(args.out, metrics["history"], metrics)
     args.notebook.parent.mkdir(parents=True, exist_ok=True)
     report.write_atomically(args.notebook, notebooks.text_of(notebook).encode())
