@@ -227,22 +227,49 @@ def absolute(target, page):
     return urljoin(site_url(), url) + (f"#{fragment}" if fragment else "")
 
 
+def image_file(target, page):
+    """The file a relative image link of the page shows (docs/, or plots/ as the hook
+    serves it), or None."""
+    if re.match(r"^[a-zA-Z][\w+.-]*:|^//|^#", target) or not target.endswith(".png"):
+        return None
+    relative = posixpath.normpath(posixpath.join(posixpath.dirname(page), target))
+    for base in (DOCS, ROOT):
+        if (base / relative).is_file():
+            return base / relative
+    return None
+
+
 def markdown_cell_text(text, page):
+    """(text, attachments) of a Markdown cell. A relative image travels inside the
+    notebook as an attachment, so it shows in Colab and offline; other links point to
+    the site."""
+    import base64
+
     text = fill_results(text, page)
     text = COMMENT.sub("", text)
+    attachments = {}
+
+    def link(match):
+        target = match["target"]
+        image = image_file(target, page) if match["text"].startswith("!") else None
+        if image is not None:
+            name = image.name
+            attachments[name] = {"image/png": base64.b64encode(image.read_bytes()).decode()}
+            return f"{match['text']}(attachment:{name}{match['title'] or ''})"
+        return f"{match['text']}({absolute(target, page)}{match['title'] or ''})"
+
     parts = re.split(r"(^[ \t]*(?:`{3,}|~{3,}).*?^[ \t]*(?:`{3,}|~{3,})[ \t]*$)", text,
                      flags=re.MULTILINE | re.DOTALL)
     # Links outside fenced blocks only; a fence shows text literally.
-    text = "".join(p if i % 2 else LINK.sub(
-        lambda m: f"{m['text']}({absolute(m['target'], page)}{m['title'] or ''})", p)
-        for i, p in enumerate(parts))
+    text = "".join(p if i % 2 else LINK.sub(link, p) for i, p in enumerate(parts))
     text = re.sub(r"[ \t]+$", "", text, flags=re.MULTILINE)
     text = re.sub(r"\n{3,}", "\n\n", text)
-    return text.strip("\n")
+    return text.strip("\n"), attachments
 
 
 def cells_of(page):
-    """(kind, text, gpu_only) of each cell of a page, in order; kind is 'markdown' or 'code'."""
+    """(kind, text, extra) of each cell of a page, in order: ('markdown', text, attachments)
+    or ('code', source, gpu_only)."""
     path = DOCS / page
     text = path.read_text()
     document = Document(text, str(path))
@@ -264,9 +291,9 @@ def cells_of(page):
     cells, chunk = [], []
 
     def close_chunk():
-        body = markdown_cell_text("\n".join(chunk), page)
+        body, attachments = markdown_cell_text("\n".join(chunk), page)
         if body:
-            cells.append(("markdown", body, False))
+            cells.append(("markdown", body, attachments))
         chunk.clear()
 
     for line in flat:
@@ -375,12 +402,14 @@ def build(page):
     cells = cells_of(page)
     code = [text for kind, text, _ in cells if kind == "code"]
     notebook_cells = [nbformat.v4.new_code_cell(install_cell_source(code), id=INSTALL_ID)]
-    for number, (kind, text, gpu_only) in enumerate(cells, 1):
+    for number, (kind, text, extra) in enumerate(cells, 1):
         if kind == "markdown":
             cell = nbformat.v4.new_markdown_cell(text, id=f"cell-{number:03d}")
+            if extra:
+                cell.attachments = extra
         else:
             cell = nbformat.v4.new_code_cell(text, id=f"cell-{number:03d}")
-            if gpu_only:
+            if extra:
                 cell.metadata["tags"] = [GPU_TAG]
         notebook_cells.append(cell)
     metadata = {

@@ -59,8 +59,18 @@ def test_markdown_cells_are_plain_notebook_markdown(page):
     assert not re.search(r"\{\{\s*\w+\.[\w.]+\s*(\|\s*\w+\s*)?\}\}", text), "unfilled numbers"
     assert "--8<--" not in text
     relative = [m for m in re.findall(r"\]\(([^)\s]+)", text)
-                if not m.startswith(("https://", "http://", "mailto:"))]
+                if not m.startswith(("https://", "http://", "mailto:", "attachment:"))]
     assert not relative, f"links that only work on the site: {relative}"
+
+
+def test_images_travel_inside_the_notebook():
+    """plots/acc.png on the case study's page: an attachment, shown in Colab and offline."""
+    import base64
+
+    cells = [c for c in stored("cifar10.md").cells if "attachment:acc.png" in c.source]
+    assert len(cells) == 1
+    stored_png = base64.b64decode(cells[0].attachments["acc.png"]["image/png"])
+    assert stored_png == (ROOT / "plots" / "acc.png").read_bytes()
 
 
 @pytest.mark.parametrize("page", CHAPTERS)
