@@ -15,6 +15,7 @@ import datetime
 import importlib
 import os
 import re
+import sys
 import unittest
 from pathlib import Path
 
@@ -50,6 +51,19 @@ def pytest_configure(config):
 
     # A page's plt.show() is for the reader's screen; here the figure is checked instead.
     plt.show = lambda *args, **kwargs: None
+    configure_devices_as_a_fresh_session_would()
+
+
+def configure_devices_as_a_fresh_session_would():
+    """Give the CPU the one logical device TensorFlow creates anyway, before anything starts
+    TensorFlow's runtime in this process. gpu.md does the same as its first device setting
+    (to show the error memory growth then raises); in a reader's fresh session that call
+    comes first, here other pages may have started the runtime already, and repeating an
+    identical configuration is allowed where changing one is not."""
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()])
 
 
 def where(example):
@@ -189,9 +203,21 @@ def refuse(example):
 
 
 def setup_namespace(namespace):
-    """What every page's namespace starts with: only names the skip conditions use."""
+    """What every page's namespace starts with: only names the skip conditions use.
+
+    A page runs in a process shared with other pages; it starts from what a reader's fresh
+    session has: no Keras name counters or global state left by earlier pages, no global
+    random seed set by one, and no warning silenced because an earlier page already
+    triggered it once."""
+    import keras
     import tensorflow as tf
 
+    keras.backend.clear_session()
+    tf.random.set_seed(None)  # no global seed: seeded ops give what they give a reader
+    for module in list(sys.modules.values()):
+        registry = getattr(module, "__warningregistry__", None)
+        if isinstance(registry, dict):
+            registry.clear()
     namespace["NO_GPU"] = not tf.config.list_physical_devices("GPU")
 
 

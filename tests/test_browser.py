@@ -103,7 +103,9 @@ def test_page_loads_cleanly(page, site_url, path):
     broken = page.evaluate("""() => Array.from(document.images)
         .filter(img => !img.complete || img.naturalWidth === 0).map(img => img.src)""")
     assert not broken, f"{where}: images that did not load: {broken}"
-    blocks = page.locator("div.highlight pre").count()
+    # Material's code blocks; a notebook's Markdown cells are rendered by mkdocs-jupyter.
+    blocks = (page.locator("div.highlight pre").count()
+              - page.locator(".jp-Notebook div.highlight pre").count())
     # Material 9.8 draws them as md-code__button (older releases: md-clipboard).
     copy_buttons = page.locator("button.md-code__button[data-md-type='copy'], "
                                 "button.md-clipboard").count()

@@ -435,3 +435,30 @@ def test_the_digest_covers_included_sections(tmp_path, monkeypatch):
     monkeypatch.setattr(includes, "section_text", lambda path, section: "changed code")
     monkeypatch.setattr(record, "section_text", lambda path, section: "changed code")
     assert record.page_digest(page) != before
+
+
+# --- each page starts as a reader's fresh session -----------------------------------------
+
+def test_a_page_does_not_inherit_seeds_names_or_silenced_warnings(tmp_path):
+    earlier = """\
+        ```python
+        import keras, tensorflow as tf
+        tf.random.set_seed(7)
+        layer = keras.layers.Dense(2, input_shape=(3,))
+        #> UserWarning: Do not pass an `input_shape`/`input_dim` argument to a layer. ...
+        ```
+    """
+    later = """\
+        ```python
+        import keras, tensorflow as tf
+        print(tf.compat.v1.get_seed(None))
+        #> (None, None)
+        layer = keras.layers.Dense(2, input_shape=(3,))
+        #> UserWarning: Do not pass an `input_shape`/`input_dim` argument to a layer. ...
+        print(layer.name)
+        #> dense
+        ```
+    """
+    for markdown in (earlier, later):
+        passed, errors = run_page(tmp_path, markdown)
+        assert passed == [1], errors
