@@ -225,8 +225,13 @@ def test_sigint_inside_the_swap_waits_until_the_new_set_is_in(out, monkeypatch):
 
     monkeypatch.setattr(report, "_exchange", exchange_with_an_interrupt)
     monkeypatch.setattr(report, "committed", None)
-    with pytest.raises(KeyboardInterrupt):
-        report.swap_in(out, NEW)
+    # A terminal's Ctrl+C: a background job (nohup ... &) starts with SIGINT ignored.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            report.swap_in(out, NEW)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     assert outputs(out) == NEW and leftovers(out) == [] and report.committed == out
 
 
