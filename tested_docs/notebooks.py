@@ -62,8 +62,8 @@ def _read_config(_version):
     return yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=_Loader)
 
 
-def chapters():
-    """Docs-relative paths of the Markdown pages in the nav, in nav order, but the overview."""
+def nav_files():
+    """Every file in mkdocs.yml's nav (pages and notebooks), in nav order."""
     found = []
 
     def walk(entries):
@@ -71,11 +71,16 @@ def chapters():
             value = next(iter(entry.values())) if isinstance(entry, dict) else entry
             if isinstance(value, list):
                 walk(value)
-            elif value.endswith(".md") and value != "index.md":
+            else:
                 found.append(value)
 
     walk(site_config()["nav"])
     return found
+
+
+def chapters():
+    """Docs-relative paths of the Markdown pages in the nav, in nav order, but the overview."""
+    return [name for name in nav_files() if name.endswith(".md") and name != "index.md"]
 
 
 def site_url():

@@ -4,9 +4,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin, urlparse
 
-import yaml
-
-from tests.conftest import ROOT
+from tested_docs.notebooks import nav_files
 
 
 class _Links(HTMLParser):
@@ -73,17 +71,5 @@ def broken_links(site):
 
 def nav_urls():
     """Site-relative URL of every page in mkdocs.yml's nav, in nav order."""
-    config = yaml.safe_load((ROOT / "mkdocs.yml").read_text())
-    urls = []
-
-    def walk(entries):
-        for entry in entries:
-            value = next(iter(entry.values())) if isinstance(entry, dict) else entry
-            if isinstance(value, list):
-                walk(value)
-            else:
-                stem = re.sub(r"\.(md|ipynb)$", "", value)
-                urls.append("" if stem == "index" else f"{stem}/")
-
-    walk(config["nav"])
-    return urls
+    stems = [re.sub(r"\.(md|ipynb)$", "", name) for name in nav_files()]
+    return ["" if stem == "index" else f"{stem}/" for stem in stems]
