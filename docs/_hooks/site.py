@@ -212,9 +212,11 @@ def stamp(entry, digest):
     versions = f'TensorFlow {entry["tensorflow"]} and Keras {entry["keras"]} on {entry["date"]}'
     if state == "partial":
         reasons = "; ".join(html.escape(r) for r in entry.get("skip_reasons", []))
-        return (f'<p class="tested-stamp partial">&#10004; {entry["passed"]} code blocks on '
-                f'this page passed with {versions}; {entry["skipped"]} were skipped on that '
-                f'machine ({reasons}).</p>')
+        passed, skipped = entry["passed"], entry["skipped"]
+        return (f'<p class="tested-stamp partial">&#10004; {passed} code '
+                f'{"block" if passed == 1 else "blocks"} on this page passed with {versions}; '
+                f'{skipped} {"was" if skipped == 1 else "were"} skipped on that machine '
+                f'({reasons}).</p>')
     return (f'<p class="tested-stamp">&#10004; Every code block on this page passed with '
             f'{versions}.</p>')
 
