@@ -7,7 +7,7 @@ READY  := $(VENV)/.requirements-installed
 
 .PHONY: serve test build update-outputs notebooks test-notebooks figures clean
 
-serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000
+serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000/intro-tensorflow-keras/
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
 
 test: $(READY)  ## every test: snippets, examples, notebook, site build, browser
