@@ -68,6 +68,26 @@ def invisible_block_lexer():
                                        mapping={"source": "source"})
 
 
+def python_regions(document):
+    """(region, kind) of every block the harness runs, in page order; kind is 'fence',
+    'invisible' (setup the reader does not see) or 'doctest' (starts with '>>>', or a
+    console fence)."""
+    found = []
+    for lexer, kind in ((python_fence_lexer(), "fence"), (invisible_block_lexer(), "invisible")):
+        for region in lexer(document):
+            console = is_console(region.lexemes.get("language") or "")
+            doctest = console or region.lexemes["source"].lstrip().startswith(">>>")
+            found.append((region, "doctest" if doctest else kind))
+    return sorted(found, key=lambda pair: pair[0].start)
+
+
+def python_fences(document):
+    """Every fenced block whose language renders as Python, found whatever its spelling
+    (the guard holds these against what Sybil collects; the build stamps their pages)."""
+    return [region for region in any_fence_lexer()(document)
+            if renders_as_python(region.lexemes["info"])]
+
+
 # --- skip markers -----------------------------------------------------------------------
 # Sybil's own lexer for them, so every spelling Sybil honours ("<!-- skip: next -->",
 # "<!---skip next-->", "<!-- ; skip: start -->" ...) is seen here too.

@@ -124,16 +124,12 @@ def fill_results(markdown, page):
 def code_regions(document):
     """(start, end, source, kind) of each block the harness runs, in page order."""
     regions = []
-    for lexer, kind in ((blocks.python_fence_lexer(), "fence"),
-                        (blocks.invisible_block_lexer(), "invisible")):
-        for region in lexer(document):
-            source = region.lexemes["source"]
-            language = region.lexemes.get("language") or ""
-            if source.lstrip().startswith(">>>") or blocks.is_console(language):
-                raise ValueError(f"{document.path}: a doctest block cannot become a notebook "
-                                 f"cell; write it as a Python block with '#>' lines")
-            regions.append((region.start, region.end, str(source), kind))
-    return sorted(regions)
+    for region, kind in blocks.python_regions(document):
+        if kind == "doctest":
+            raise ValueError(f"{document.path}: a doctest block cannot become a notebook "
+                             f"cell; write it as a Python block with '#>' lines")
+        regions.append((region.start, region.end, str(region.lexemes["source"]), kind))
+    return regions
 
 
 GPU_ONLY = re.compile(r"^\s*(next|start)\s+if\s*\(\s*NO_GPU\b")

@@ -22,7 +22,6 @@ from pathlib import Path
 from sybil import Region, Sybil
 from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.parsers.abstract.doctest import DocTestStringParser
-from sybil.parsers.abstract.lexers import LexerCollection
 from sybil.parsers.abstract.skip import SKIP_ARGUMENTS_PATTERN
 from sybil.parsers.markdown import ClearNamespaceParser, SkipParser
 
@@ -163,18 +162,15 @@ def check_figures(example):
 # --- parsers ------------------------------------------------------------------------------
 
 class PythonBlockParser:
-    """Finds every Python block (visible or invisible) and routes it to its evaluator."""
+    """Routes every Python block (visible or invisible) to its evaluator."""
 
     def __init__(self):
-        self.lexers = LexerCollection([blocks.python_fence_lexer(),
-                                       blocks.invisible_block_lexer()])
         self.doctests = DocTestStringParser(DocTestEvaluator(CHECK_FLAGS))
 
     def __call__(self, document):
-        for region in self.lexers(document):
+        for region, kind in blocks.python_regions(document):
             source = region.lexemes["source"]
-            language = region.lexemes.get("language") or ""
-            if source.lstrip().startswith(">>>") or blocks.is_console(language):
+            if kind == "doctest":
                 for doctest_region in self.doctests(source, document.path):
                     doctest_region.adjust(region, source)
                     yield doctest_region

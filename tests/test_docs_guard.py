@@ -18,8 +18,7 @@ def python_fences(page):
     """(line, start, end) of each fenced block on a page whose language renders as Python."""
     document = Document(page.read_text(), str(page))
     return [(line_of(document, region.start), region.start, region.end)
-            for region in blocks.any_fence_lexer()(document)
-            if blocks.renders_as_python(region.lexemes["info"])]
+            for region in blocks.python_fences(document)]
 
 
 def line_of(document, offset):

@@ -222,12 +222,15 @@ def stamp(entry, digest):
 
 
 def has_python_block(markdown, path):
-    document = Document(markdown, path)
-    return any(blocks.renders_as_python(region.lexemes["info"])
-               for region in blocks.any_fence_lexer()(document))
+    return bool(blocks.python_fences(Document(markdown, path)))
+
+
+_tested = {}  # the record of the last test run, read once per build
 
 
 def on_config(config):
+    _tested.clear()
+    _tested.update(record.load())
     if not record.RECORD.exists():
         log.info("No test record (%s): every chapter will say 'Not tested yet'. Run "
                  "`make test` first.", record.RECORD.relative_to(ROOT))
@@ -277,6 +280,6 @@ def on_page_markdown(markdown, page, config, files):
     markdown = notebook_buttons(markdown, page.file.src_uri)
     source = page.file.abs_src_path
     if page.file.src_uri.endswith(".md") and has_python_block(markdown, source):
-        entry = record.load().get(page.file.src_uri)
+        entry = _tested.get(page.file.src_uri)
         markdown = insert_after_title(markdown, stamp(entry, record.page_digest(Path(source))))
     return markdown
