@@ -456,17 +456,38 @@ def stale(page):
     return None
 
 
+def carried_outputs(old, new):
+    """`new` with the outputs of `old` when both hold the same code cells in the same order:
+    the outputs came from running exactly that code, whatever prose now surrounds it.
+    None when the code changed (then the outputs no longer belong to it)."""
+    old_code = [c for c in old.cells if c.cell_type == "code"]
+    new_code = [c for c in new.cells if c.cell_type == "code"]
+    if [c.source for c in old_code] != [c.source for c in new_code]:
+        return None
+    for before, after in zip(old_code, new_code):
+        after.outputs = before.get("outputs", [])
+        after.execution_count = before.get("execution_count")
+        if "execution" in before.metadata:
+            after.metadata["execution"] = before.metadata["execution"]
+    return new
+
+
 def write(page):
-    """Write the page's notebook; keep the stored one (and its outputs) if only they differ."""
+    """Write the page's notebook; keep the stored one (and its outputs) if only they differ,
+    and carry its outputs over when only the prose changed."""
     if stale(page) is None:
         return False
     path = notebook_path(page)
-    had_outputs = path.exists() and any(
-        cell.get("outputs") for cell in nbformat.read(path, as_version=4).cells)
-    replace_file(path, text_of(build(page)).encode())
-    if had_outputs:
-        print(f"note: {path.relative_to(ROOT)}: its outputs belonged to the old text and "
-              f"were dropped (make figures runs the case study again)", file=sys.stderr)
+    notebook = build(page)
+    old = nbformat.read(path, as_version=4) if path.exists() else None
+    if old is not None and any(cell.get("outputs") for cell in old.cells):
+        carried = carried_outputs(old, notebook)
+        if carried is None:
+            print(f"note: {path.relative_to(ROOT)}: its code changed, so its outputs were "
+                  f"dropped (make figures runs the case study again)", file=sys.stderr)
+        else:
+            notebook = carried
+    replace_file(path, text_of(notebook).encode())
     return True
 
 

@@ -208,3 +208,19 @@ def check_printed_numbers(notebook, metrics):
     figures = [o for cell in code_cells(notebook) for o in cell.get("outputs", [])
                if "image/png" in o.get("data", {})]
     assert len(figures) == 2, "the accuracy and loss curves"
+
+
+def test_outputs_survive_a_prose_edit_but_not_a_code_edit():
+    executed = stored("cifar10.md")
+    if not any(cell.get("outputs") for cell in executed.cells):
+        pytest.skip("notebooks/cifar10.ipynb has no outputs yet: `make figures` runs it")
+    rebuilt = notebooks.build("cifar10.md")
+    for cell in rebuilt.cells:
+        if cell.cell_type == "markdown":
+            cell.source += "\n\nA sentence added to the prose."
+    carried = notebooks.carried_outputs(executed, copy.deepcopy(rebuilt))
+    assert [c.get("outputs") for c in carried.cells if c.cell_type == "code"] == \
+        [c.get("outputs") for c in executed.cells if c.cell_type == "code"]
+    code = next(c for c in rebuilt.cells if c.cell_type == "code" and c.id != notebooks.INSTALL_ID)
+    code.source += "\nprint('changed')"
+    assert notebooks.carried_outputs(executed, rebuilt) is None
