@@ -19,6 +19,7 @@ import sys
 import unittest
 from pathlib import Path
 
+import pytest
 from sybil import Region, Sybil
 from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.parsers.abstract.doctest import DocTestStringParser
@@ -45,6 +46,10 @@ def pytest_addoption(parser):
 
 def pytest_configure(config):
     UPDATE["on"] = config.getoption("--update-outputs")
+    if UPDATE["on"] and config.getoption("numprocesses", None):
+        # Workers would rewrite nothing the controller could report: refuse, don't pretend.
+        raise pytest.UsageError("--update-outputs rewrites pages from this one process: "
+                                "run it without -n (make update-outputs does)")
     os.environ.setdefault("MPLBACKEND", "Agg")
     import matplotlib.pyplot as plt
 

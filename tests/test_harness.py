@@ -462,3 +462,16 @@ def test_a_page_does_not_inherit_seeds_names_or_silenced_warnings(tmp_path):
     for markdown in (earlier, later):
         passed, errors = run_page(tmp_path, markdown)
         assert passed == [1], errors
+
+
+def test_update_outputs_refuses_xdist_workers_rather_than_rewrite_nothing():
+    import subprocess
+    import sys
+
+    from tested_docs import ROOT
+
+    result = subprocess.run([sys.executable, "-m", "pytest", "-n", "2", "--update-outputs",
+                             "docs/index.md"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 4
+    assert "--update-outputs rewrites pages from this one process" in result.stderr
