@@ -136,13 +136,15 @@ RUN = fields({
     "device": NAME,
     "seconds_per_epoch": items(SECONDS),
     "total_training_seconds": SECONDS,
+    "pipeline_seconds_per_epoch": SECONDS,
     "history": fields({"accuracy": items(FRACTION), "loss": items(LOSS),
                        "val_accuracy": items(FRACTION), "val_loss": items(LOSS)}),
     "final": fields({"train": SCORE, "validation": SCORE, "test": SCORE,
                      "test_flip_averaged": fields({"accuracy": FRACTION})}),
     "date": text(40, r"\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)?"),
     "command": text(),
-}, optional_keys=("strategy", "replicas"))  # runs before --strategy existed lack them
+    # Runs before --strategy existed lack the first two; only tf.data-fed runs have the third.
+}, optional_keys=("strategy", "replicas", "pipeline_seconds_per_epoch"))
 
 RECIPE = fields({
     "description": NAME, "batch_size": BATCH, "precision": PRECISION,
