@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.requirements-installed
 
-.PHONY: serve test build update-outputs notebooks test-notebooks figures clean
+.PHONY: serve test build update-outputs notebooks test-notebooks figures seeds ablation clean
 
 serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000/intro-tensorflow-keras/
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
@@ -30,9 +30,17 @@ test-notebooks: $(READY)  ## also execute every chapter's notebook in a fresh ke
 # text quotes from plots/ are final). A scratch run: PLOTS=/tmp/x NOTEBOOK=/tmp/x/cifar10.ipynb.
 PLOTS    ?= plots
 NOTEBOOK ?= notebooks/cifar10.ipynb
+RUNS     ?= runs
 figures: $(READY)  ## retrain both models into plots/ (EPOCHS, BASELINE_EPOCHS, FIGURES_ARGS, BASELINE_ARGS)
 	$(BIN)/python -m examples.cifar10 --model baseline --epochs "$${BASELINE_EPOCHS:-10}" --out "$(PLOTS)/baseline" $(FIGURES_ARGS) $(BASELINE_ARGS)
-	$(BIN)/python -m examples.cifar10.notebook --epochs "$${EPOCHS:-17}" --out "$(PLOTS)" --notebook "$(NOTEBOOK)" $(FIGURES_ARGS)
+	$(BIN)/python -m examples.cifar10.notebook --epochs "$${EPOCHS:-14}" --out "$(PLOTS)" --notebook "$(NOTEBOOK)" $(FIGURES_ARGS)
+
+seeds: $(READY)  ## two more seeds of the improved recipe into $(RUNS), then plots/seeds.json with plots/'s run
+	for seed in 1 2; do $(BIN)/python -m examples.cifar10 --model improved --epochs "$${EPOCHS:-14}" --seed $$seed --quiet --out "$(RUNS)/seed$$seed" $(FIGURES_ARGS) || exit 1; done
+	$(BIN)/python -m examples.cifar10.seeds "$(RUNS)/seed1" "$(RUNS)/seed2" "$(PLOTS)" --figures-from "$(PLOTS)" --out "$(PLOTS)/seeds.json"
+
+ablation: $(READY)  ## plots/ablation.json: validation accuracy with one technique changed at a time
+	$(BIN)/python -m examples.cifar10.ablation --out "$(PLOTS)/ablation.json" $(ABLATION_ARGS)
 
 $(READY): requirements.lock
 	$(PYTHON) -m venv "$(VENV)"

@@ -142,12 +142,13 @@ def test_palette_toggle_switches_light_and_dark(page, site_url):
     page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'default'")
 
 
-def test_case_study_shows_both_figures_and_its_results_table(page, site_url):
+def test_case_study_shows_its_figures_and_its_results_table(page, site_url):
     open_page(page, site_url + "cifar10/", "cifar10-full")
     sizes = page.evaluate("""() => Array.from(document.images)
-        .filter(img => /(acc|loss)\\.png$/.test(img.src))
+        .filter(img => /plots\\/[a-z]+\\.png$/.test(img.src))
         .map(img => [img.src.split('/').pop(), img.naturalWidth])""")
-    assert sorted(name for name, _ in sizes) == ["acc.png", "loss.png"], sizes
+    assert sorted(name for name, _ in sizes) == ["acc.png", "confusion.png", "errors.png",
+                                                 "loss.png", "samples.png"], sizes
     assert all(width > 0 for _, width in sizes), sizes
     table = page.locator("table", has_text="Seconds per epoch")  # the results table
     assert table.count() == 1

@@ -25,7 +25,7 @@ from examples.cifar10 import benchmark, cli
 from tests import cifar10_data
 from tests.conftest import ROOT
 
-OUTPUTS = {"acc.png", "loss.png", "metrics.json"}
+OUTPUTS = set(report.OUTPUTS)
 OPTIONS = ["--data-dir", "--model", "--epochs", "--batch-size", "--seed", "--out", "--quiet"]
 TINY = {"n_train_per_batch": 40, "n_test": 40}
 
@@ -51,7 +51,7 @@ def run_cli(*args, module="examples.cifar10"):
 
 def check_run(out, folder, printed, *, model, epochs, batch_size, seed):
     assert set(os.listdir(out)) == OUTPUTS  # and no temporary file left behind
-    for name in ("acc.png", "loss.png"):
+    for name in ("acc.png", "loss.png", *report.FIGURES):
         assert (out / name).read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
         pixels = mpimg.imread(out / name)
         assert pixels.ndim == 3 and pixels.shape[0] > 100 and pixels.shape[1] > 100
@@ -82,7 +82,7 @@ def check_run(out, folder, printed, *, model, epochs, batch_size, seed):
     assert metrics["device"] and metrics["date"]
     assert metrics["command"].startswith("python -m examples.cifar10 --data-dir ")
     summary = re.fullmatch(rf"{model}: test accuracy (\d\.\d{{4}}), test loss (\d+\.\d{{4}}); "
-                           rf"wrote {re.escape(str(out))}/acc\.png, loss\.png, metrics\.json\n",
+                           rf"wrote {re.escape(str(out))}/{re.escape(', '.join(report.OUTPUTS))}\n",
                            printed)
     assert summary, printed
     assert float(summary[1]) == round(final["test"]["accuracy"], 4)
@@ -105,8 +105,15 @@ def test_improved_trains_from_the_folder_holding_the_batches(tiny_data, tmp_path
                        "--epochs", "1", "--quiet", "--out", str(out)])
     captured = capsys.readouterr()
     assert status == 0, captured.err
-    check_run(out, tiny_data, captured.out, model="improved", epochs=1, batch_size=128,
+    check_run(out, tiny_data, captured.out, model="improved", epochs=1, batch_size=1024,
               seed=42)
+    metrics = json.loads((out / "metrics.json").read_text())
+    # Fed by tf.data: one pass over the pipeline alone was timed.
+    assert metrics["pipeline_seconds_per_epoch"] >= 0
+    counts = np.array(metrics["confusion_matrix"])
+    assert counts.shape == (10, 10) and counts.sum() == metrics["data"]["test_images"]
+    assert np.trace(counts) / counts.sum() == pytest.approx(
+        metrics["final"]["test"]["accuracy"], abs=1e-6)
 
 
 def test_help_explains_every_option():
@@ -281,7 +288,11 @@ def test_learning_rate_warms_up_then_decays():
 
 
 def test_weight_decay_shrinks_kernels_but_not_batch_norm_or_biases():
-    model = train.build_and_compile("improved", steps_per_epoch=10, epochs=5)
+    baseline = models.build_baseline()
+    model = keras.Sequential([*baseline.layers[:-1], keras.layers.BatchNormalization(),
+                              baseline.layers[-1]])  # and a batch norm's scale and shift
+    model.compile(optimizer=train.make_optimizer(steps_per_epoch=10, epochs=5))
+    model.build((None, *models.INPUT_SHAPE))
     variables = model.trainable_variables
     before = [v.numpy().copy() for v in variables]
     # A zero gradient moves nothing through Adam, so any change is weight decay alone.
@@ -349,18 +360,27 @@ def test_benchmark_times_all_three_recipes_to_the_target(tiny_data, tmp_path, ca
     out = tmp_path / "benchmark.json"
     status = benchmark.main(["--data-dir", str(tiny_data), "--target", "0.0",
                              "--tutorial-epochs", "2", "--baseline-epochs", "2",
-                             "--improved-epochs", "2", "--quiet", "--out", str(out)])
+                             "--improved-epochs", "2", "--checks-per-epoch", "2", "--quiet",
+                             "--out", str(out)])
     printed = capsys.readouterr().out
     assert status == 0
     results = json.loads(out.read_text())
+    assert "validation accuracy" in results["measures"]
+    assert "test set is not used" in results["measures"]
+    assert results["data"]["validation_images"] == 20 and "test_images" not in results["data"]
     for name in ("tutorial", "baseline", "improved"):
         recipe = results["recipes"][name]
-        # Target 0 is reached after the first epoch, which ends that recipe's training.
-        assert recipe["epochs_to_target"] == 1 and len(recipe["seconds_per_epoch"]) == 1
-        assert recipe["seconds_to_target"] == pytest.approx(recipe["seconds_per_epoch"][0],
-                                                            abs=0.06)
+        # Target 0 is reached at the first check, which ends that recipe's training.
+        assert len(recipe["checks"]) == 1
+        first = recipe["checks"][0]
+        assert recipe["epochs_to_target"] == first["epochs"] <= 1
+        assert recipe["seconds_to_target"] == first["seconds"] > 0
     assert [results["recipes"][n]["batch_size"] for n in ("tutorial", "baseline", "improved")] \
-        == [32, 64, 128]
+        == [32, 64, 1024]
+    # 180 training images: the tutorial's 6 batches are checked after 3, the improved
+    # model's single batch after it.
+    assert results["recipes"]["tutorial"]["checks"][0]["epochs"] == 0.5
+    assert results["recipes"]["improved"]["checks"][0]["epochs"] == 1
     assert results["recipes"]["tutorial"]["precision"] == "float32"
     # The tutorial's CNN is the baseline without its dropout layer: same weights.
     assert results["recipes"]["tutorial"]["parameters"] == \
@@ -371,16 +391,18 @@ def test_benchmark_times_all_three_recipes_to_the_target(tiny_data, tmp_path, ca
         assert versus["kind"] == "exact" and versus["time_ratio"] == pytest.approx(
             results["recipes"][name]["seconds_to_target"]
             / results["recipes"]["tutorial"]["seconds_to_target"], rel=0.01, abs=0.01)
-    assert re.search(r"^TensorFlow tutorial recipe: reached 0\.00 test accuracy after 1 "
-                     r"epoch\(s\), [\d.]+ s of training$", printed, re.MULTILINE)
+    assert re.search(r"^TensorFlow tutorial recipe: reached 0\.00 validation accuracy after "
+                     r"0\.5 epoch\(s\), [\d.]+ s of training$", printed, re.MULTILINE)
     assert re.search(r"^ratio, improved: [\d.]+ times the tutorial", printed, re.MULTILINE)
 
 
 def recipe_result(seconds, accuracies, target=0.7):
-    reached = next((i + 1 for i, a in enumerate(accuracies) if a >= target), None)
-    return {"seconds_per_epoch": seconds, "test_accuracy_per_epoch": accuracies,
-            "epochs_to_target": reached,
-            "seconds_to_target": sum(seconds[:reached]) if reached else None}
+    """Checks at the end of each epoch: cumulative seconds and validation accuracy."""
+    checks = [{"epochs": i + 1, "seconds": sum(seconds[:i + 1]), "validation_accuracy": a}
+              for i, a in enumerate(accuracies)]
+    reached = next((c for c in checks if c["validation_accuracy"] >= target), None)
+    return {"checks": checks, "epochs_to_target": reached and reached["epochs"],
+            "seconds_to_target": reached and reached["seconds"]}
 
 
 def test_ratio_is_exact_when_both_reach_the_target_and_a_bound_when_the_tutorial_misses():

@@ -1,4 +1,4 @@
-"""The output set (acc.png, loss.png, metrics.json) is swapped in as one, whatever happens.
+"""The output set (curves, figures, metrics.json) is swapped in as one, whatever happens.
 
 A kill inside the swap is tested with strace, which delays the swap's one system call
 (renameat2 RENAME_EXCHANGE) so that SIGKILL lands inside it; see the field notes.
@@ -18,8 +18,10 @@ from examples.cifar10 import report, schema
 from tests import cifar10_data
 from tests.conftest import ROOT
 
-OLD = {"acc.png": b"old acc\n", "loss.png": b"old loss\n", "metrics.json": b'{"old": 1}\n'}
-NEW = {"acc.png": b"new acc\n", "loss.png": b"new loss\n", "metrics.json": b'{"new": 1}\n'}
+OLD = {"acc.png": b"old acc\n", "loss.png": b"old loss\n", "metrics.json": b'{"old": 1}\n',
+       **{name: b"old figure\n" for name in report.FIGURES}}
+NEW = {"acc.png": b"new acc\n", "loss.png": b"new loss\n", "metrics.json": b'{"new": 1}\n',
+       **{name: b"new figure\n" for name in report.FIGURES}}
 
 
 @pytest.fixture
@@ -77,6 +79,9 @@ def test_a_run_killed_between_the_two_renames_of_the_fallback_is_undone(out):
     assert outputs(out) == OLD and leftovers(out) == []
 
 
+FIGURES = {name: b"\x89PNG stand-in" for name in report.FIGURES}
+
+
 def no_space(*args, **kwargs):
     raise OSError(28, "No space left on device")
 
@@ -89,14 +94,14 @@ def test_a_failed_write_keeps_the_old_set_and_leaves_no_temporary_file(out, monk
                        match=r"could not write the outputs \(No space left on device\); "
                              r"the previous ones are unchanged"):
         report.write_outputs(out, {"accuracy": [0.5], "val_accuracy": [0.5],
-                                   "loss": [1.0], "val_loss": [1.0]}, {"nothing": 1})
+                                   "loss": [1.0], "val_loss": [1.0]}, {"nothing": 1}, FIGURES)
     assert outputs(out) == OLD and leftovers(out) == []
 
 
 def test_metrics_with_nan_are_never_written(out):
     with pytest.raises(ValueError):  # json.dumps(allow_nan=False)
         report.write_outputs(out, {"accuracy": [0.5], "val_accuracy": [0.5], "loss": [1.0],
-                                   "val_loss": [1.0]}, {"loss": float("nan")})
+                                   "val_loss": [1.0]}, {"loss": float("nan")}, FIGURES)
     assert outputs(out) == OLD and leftovers(out) == []
 
 
@@ -193,7 +198,8 @@ DRIVER = """
 import sys
 from examples.cifar10 import report
 history = {"accuracy": [0.5], "val_accuracy": [0.5], "loss": [1.0], "val_loss": [1.0]}
-report.write_outputs(sys.argv[1], history, {"new": 1})
+report.write_outputs(sys.argv[1], history, {"new": 1},
+                     {name: b"png" for name in report.FIGURES})
 """
 
 
@@ -264,7 +270,7 @@ def test_a_full_disk_at_the_end_is_one_line_and_keeps_the_old_set(out, monkeypat
     def run_that_writes(args, dataset):
         monkeypatch.setattr(report.os, "fsync", no_space)
         history = {"accuracy": [0.5], "val_accuracy": [0.5], "loss": [1.0], "val_loss": [1.0]}
-        report.write_outputs(args.out, history, {"new": 1})
+        report.write_outputs(args.out, history, {"new": 1}, FIGURES)
 
     monkeypatch.setattr(run, "run", run_that_writes)
     monkeypatch.setattr(cli, "validate", lambda args: None)

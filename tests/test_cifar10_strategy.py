@@ -19,7 +19,7 @@ from tests import cifar10_data
 from tests.conftest import ROOT
 
 TINY = {"n_train_per_batch": 40, "n_test": 40}
-OUTPUTS = {"acc.png", "loss.png", "metrics.json"}
+OUTPUTS = {"acc.png", "loss.png", "metrics.json", "samples.png", "confusion.png", "errors.png"}
 TIMEOUT = 240  # seconds for one training process, TensorFlow's start-up included
 QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 QUIET.pop("TF_CONFIG", None)
@@ -112,7 +112,8 @@ def test_multiworker_trains_on_two_local_workers(tiny_data, tmp_path):
     for proc, (_, err) in zip(procs, outputs):
         assert proc.returncode == 0, err[-3000:]
     chief, other = (stdout for stdout, _ in outputs)
-    assert chief.endswith(f"wrote {out}/acc.png, loss.png, metrics.json\n"), chief
+    assert chief.endswith(f"wrote {out}/acc.png, loss.png, metrics.json, samples.png, "
+                          f"confusion.png, errors.png\n"), chief
     assert other.endswith("; the chief (worker 0) writes the outputs\n"), other
     # Both workers hold the same weights, so they report the same test accuracy.
     assert chief.split(";")[0] == other.split(";")[0]

@@ -207,7 +207,11 @@ def check_printed_numbers(notebook, metrics):
            f"{metrics['data']['test_images']} images" in text
     figures = [o for cell in code_cells(notebook) for o in cell.get("outputs", [])
                if "image/png" in o.get("data", {})]
-    assert len(figures) == 2, "the accuracy and loss curves"
+    assert len(figures) == 5, "the accuracy and loss curves, samples, confusion, errors"
+    pairs = metrics["confusions"]
+    for pair in pairs:
+        assert f"{pair['true']} predicted as {pair['predicted']}: {pair['count']} times" in text
+    assert f"the tf.data pipeline alone: {metrics['pipeline_seconds_per_epoch']:.1f} s" in text
 
 
 def test_outputs_survive_a_prose_edit_but_not_a_code_edit():

@@ -56,3 +56,100 @@ def test_case_study_page_shows_the_metrics_and_nothing_unfilled(built_site):
             shown = f"{100 * metrics['final'][result]['accuracy']:.2f} %"
             assert shown in page, f"{name}'s {result} accuracy {shown} is not on the page"
     assert 'src="../plots/acc.png"' in page and 'src="../plots/loss.png"' in page
+
+
+# --- what the chapter says about the published files ---------------------------------------
+
+def published(name):
+    return json.loads((ROOT / "plots" / name).read_text())
+
+
+def test_the_figures_of_each_run_are_pngs(run):
+    _, folder, _ = run
+    for name in ("samples.png", "confusion.png", "errors.png"):
+        with Image.open(folder / name) as image:
+            assert image.format == "PNG" and image.width >= 400 and image.height >= 300
+
+
+def test_the_seeds_file_holds_the_published_run_and_its_spread():
+    import statistics
+
+    seeds = published("seeds.json")
+    metrics = published("metrics.json")
+    runs = seeds["runs"]
+    assert len(runs) >= 3 and len({r["seed"] for r in runs}) == len(runs)
+    assert seeds["figures_from_seed"] == metrics["seed"]
+    figures_run = next(r for r in runs if r["seed"] == metrics["seed"])
+    assert figures_run["test_accuracy"] == metrics["final"]["test"]["accuracy"]
+    assert figures_run["training_seconds"] == metrics["total_training_seconds"]
+    assert figures_run["command"] == metrics["command"]
+    for key in ("test_accuracy", "test_flip_averaged_accuracy", "training_seconds"):
+        values = [r[key] for r in runs]
+        assert seeds[key] == pytest.approx({"mean": statistics.mean(values),
+                                            "std": statistics.stdev(values)})
+    assert all(r["device"].startswith("CPU: ") for r in runs)
+
+
+def test_the_goal_note_says_what_the_runs_reached():
+    """The chapter says the 90 % in 20 minutes goal was not reached: true of every run?"""
+    seeds = published("seeds.json")
+    assert seeds["test_accuracy"]["mean"] < 0.90
+    # If a seed ever reached it, the note would have to say so.
+    assert not any(r["test_accuracy"] >= 0.90 and r["training_seconds"] <= 1200
+                   for r in seeds["runs"])
+
+
+def test_ablation_and_benchmark_measure_validation_accuracy():
+    ablation = published("ablation.json")
+    assert "validation accuracy" in ablation["measures"]
+    assert "full" in {v["name"] for v in ablation["variants"]}
+    assert ablation["command"].startswith("python -m examples.cifar10.ablation")
+    benchmark = published("benchmark.json")
+    assert "validation accuracy" in benchmark["measures"]
+    assert benchmark["device"].startswith("CPU: ")
+    assert benchmark["command"].startswith("python -m examples.cifar10.benchmark")
+
+
+def test_the_pipeline_is_not_the_bottleneck_as_the_chapter_says():
+    metrics = published("metrics.json")
+    epoch = sum(metrics["seconds_per_epoch"]) / metrics["epochs"]
+    assert metrics["pipeline_seconds_per_epoch"] < 0.1 * epoch
+
+
+def test_training_accuracy_runs_ahead_and_the_smoothed_loss_stays_above_its_floor():
+    import math
+
+    history = published("metrics.json")["history"]
+    ahead = [t > v for t, v in zip(history["accuracy"], history["val_accuracy"])]
+    assert all(ahead[1:]), ahead  # "after the first epoch"
+    # The entropy of the smoothed target: 0.82 on the true class, 0.02 on each other.
+    floor = -(0.82 * math.log(0.82) + 9 * 0.02 * math.log(0.02))
+    assert round(floor, 2) == 0.87
+    assert min(history["loss"] + history["val_loss"]) > floor
+
+
+ANIMALS = {"bird", "cat", "deer", "dog", "frog", "horse"}
+VEHICLES = {"airplane", "automobile", "ship", "truck"}
+
+
+def test_mistakes_stay_within_families_as_the_chapter_says():
+    import numpy as np
+
+    from examples.cifar10.report import CLASSES, most_confused
+
+    metrics = published("metrics.json")
+    counts = np.array(metrics["confusion_matrix"])
+    assert metrics["confusions"] == most_confused(counts)
+    index = {name: i for i, name in enumerate(CLASSES)}
+
+    def total(rows, cols):
+        return sum(counts[index[r], index[c]] for r in rows for c in cols if r != c)
+
+    # Cat and dog above all; the top three pairs each within one family.
+    top = metrics["confusions"]
+    assert {top[0]["true"], top[0]["predicted"]} == {"cat", "dog"}
+    for pair in top[:3]:
+        assert {pair["true"], pair["predicted"]} <= ANIMALS or \
+            {pair["true"], pair["predicted"]} <= VEHICLES, pair
+    # Animals are rarely taken for vehicles: far less often than for other animals.
+    assert total(ANIMALS, VEHICLES) < total(ANIMALS, ANIMALS) / 3

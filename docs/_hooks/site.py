@@ -27,10 +27,13 @@ log = logging.getLogger("mkdocs.hooks.site")
 
 PLOTS = ROOT / "plots"
 RUNS = {"improved": PLOTS / "metrics.json", "baseline": PLOTS / "baseline" / "metrics.json",
-        "benchmark": PLOTS / "benchmark.json"}
+        "benchmark": PLOTS / "benchmark.json", "ablation": PLOTS / "ablation.json",
+        "seeds": PLOTS / "seeds.json"}
 METRIC = re.compile(r"\{\{\s*(?P<run>\w+)\.(?P<path>[\w.]+)\s*(?:\|\s*(?P<fmt>\w+)\s*)?\}\}")
 RESULTS_TABLE = "<!-- results-table -->"
 BENCHMARK_TABLE = "<!-- benchmark-table -->"
+ABLATION_TABLE = "<!-- ablation-table -->"
+SEEDS_TABLE = "<!-- seeds-table -->"
 NOTEBOOKS = ROOT / "notebooks"
 # The case study's notebook (committed with the outputs of the run behind plots/) is also
 # a page: mkdocs-jupyter renders this copy, and only it (its `include` in mkdocs.yml).
@@ -108,6 +111,8 @@ def formatted(value, fmt):
         if fmt is not None:
             raise PluginError(f"format '{fmt}' needs a number, got text")
         return escaped(value)
+    if fmt == "count" and isinstance(value, list):
+        return str(len(value))
     if isinstance(value, (dict, list)) and fmt != "mean_s" or isinstance(value, bool):
         raise PluginError(f"expected a single number or text, got {type(value).__name__}")
     if fmt == "pct":
@@ -116,8 +121,8 @@ def formatted(value, fmt):
         return f"{100 * value:.2f} %"
     if fmt == "min":
         return f"{value / 60:.1f} min"
-    if fmt == "s":
-        return f"{value:.0f} s"
+    if fmt == "s":  # a tenth of a second where that is not noise next to the value
+        return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
     if fmt == "mean_s":
         return f"{sum(value) / len(value):.0f} s"
     if fmt == "int":
@@ -179,9 +184,9 @@ def ratio_cell(versus):
 
 
 def benchmark_table(bench):
-    """Time to the target test accuracy of each recipe, 'not reached' where it was not."""
+    """Time to the target validation accuracy of each recipe, 'not reached' where it was not."""
     target = f"{100 * bench['target']:g} %"
-    lines = [f"| Recipe | Batch | Epochs run | Best test accuracy | Epochs to {target} "
+    lines = [f"| Recipe | Batch | Epoch budget | Best validation accuracy | Epochs to {target} "
              f"| Training time to {target} | Time against the tutorial's |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     for name, label in (("tutorial", "TensorFlow tutorial"), ("baseline", "ours, `baseline`"),
@@ -189,16 +194,48 @@ def benchmark_table(bench):
         r = bench["recipes"][name]
         reached = r["epochs_to_target"] is not None
         ratio = "—" if name == "tutorial" else ratio_cell(bench["versus_tutorial"][name])
+        best = max(c["validation_accuracy"] for c in r["checks"])
         lines.append(
-            f"| {label} | {r['batch_size']} | {len(r['test_accuracy_per_epoch'])} "
-            f"| {formatted(max(r['test_accuracy_per_epoch']), 'pct')} "
-            f"| {r['epochs_to_target'] if reached else 'not reached'} "
+            f"| {label} | {r['batch_size']} | {r['max_epochs']} "
+            f"| {formatted(best, 'pct')} "
+            f"| {format(r['epochs_to_target'], 'g') if reached else 'not reached'} "
             f"| {formatted(r['seconds_to_target'], 's') if reached else 'not reached'} "
             f"| {ratio} |")
     return "\n".join(lines)
 
 
-# --- "tested with" stamps -----------------------------------------------------------------
+def ablation_table(ablation):
+    """Validation accuracy of each variant at the same budget, against the full recipe."""
+    variants = ablation["variants"]
+    full = next(v for v in variants if v["name"] == "full")["validation_accuracy"]
+    lines = ["| Variant | What changes | Validation accuracy | Against the full recipe |",
+             "|---|---|---:|---:|"]
+    for v in variants:
+        delta = "—" if v["name"] == "full" else \
+            f"{100 * (v['validation_accuracy'] - full):+.2f} points"
+        lines.append(f"| `{v['name']}` | {escaped(v['description'])} "
+                     f"| {formatted(v['validation_accuracy'], 'pct')} | {delta} |")
+    return "\n".join(lines)
+
+
+def seeds_table(seeds):
+    """One row per seed of the published recipe, then the mean and standard deviation."""
+    lines = ["| Seed | Test accuracy, images alone | Image and mirror voting "
+             "| Validation accuracy | Training time | Device |",
+             "|---:|---:|---:|---:|---:|---|"]
+    for r in seeds["runs"]:
+        mark = " (figures)" if r["seed"] == seeds["figures_from_seed"] else ""
+        lines.append(f"| {r['seed']}{mark} | {formatted(r['test_accuracy'], 'pct')} "
+                     f"| {formatted(r['test_flip_averaged_accuracy'], 'pct')} "
+                     f"| {formatted(r['validation_accuracy'], 'pct')} "
+                     f"| {formatted(r['training_seconds'], 'min')} | {escaped(r['device'])} |")
+    cells = [f"{formatted(seeds[k]['mean'], 'pct')} ± {100 * seeds[k]['std']:.2f}"
+             for k in ("test_accuracy", "test_flip_averaged_accuracy", "validation_accuracy")]
+    seconds = seeds["training_seconds"]
+    lines.append(f"| **mean ± std** | {' | '.join(cells)} "
+                 f"| {formatted(seconds['mean'], 'min')} ± {seconds['std']:.0f} s | |")
+    return "\n".join(lines)
+
 
 def stamp(entry, digest):
     """The line under a chapter's title: what the last test run proved of this very text."""
@@ -246,11 +283,13 @@ def insert_after_title(markdown, html):
 def fill_results(markdown, page_name):
     """Numbers and tables of the published runs filled into a page's Markdown (the site's
     pages here, the chapter notebooks in tested_docs.notebooks)."""
-    if METRIC.search(markdown) or RESULTS_TABLE in markdown or BENCHMARK_TABLE in markdown:
+    tables = ((RESULTS_TABLE, ("improved", "baseline"), results_table),
+              (BENCHMARK_TABLE, ("benchmark",), lambda runs: benchmark_table(runs["benchmark"])),
+              (ABLATION_TABLE, ("ablation",), lambda runs: ablation_table(runs["ablation"])),
+              (SEEDS_TABLE, ("seeds",), lambda runs: seeds_table(runs["seeds"])))
+    if METRIC.search(markdown) or any(marker in markdown for marker, _, _ in tables):
         runs = load_runs()
-        for marker, run_names, render in (
-                (RESULTS_TABLE, ("improved", "baseline"), results_table),
-                (BENCHMARK_TABLE, ("benchmark",), lambda runs: benchmark_table(runs["benchmark"]))):
+        for marker, run_names, render in tables:
             if marker in markdown:
                 missing = [RUNS[n].relative_to(ROOT).as_posix() for n in run_names
                            if n not in runs]

@@ -12,7 +12,7 @@ from examples.cifar10 import strategy as distribute
 from examples.cifar10.data import DataError, shown
 from examples.cifar10.schema import SchemaError
 
-DESCRIPTION = """Train a CNN on CIFAR-10 and write acc.png, loss.png and metrics.json.
+DESCRIPTION = """Train a CNN on CIFAR-10; write its curves, figures and metrics.json.
 
 Without --data-dir the data comes from keras.datasets.cifar10.load_data(),
 which downloads about 170 MB once. Offline, extract the official
@@ -101,14 +101,15 @@ def build_parser():
                    help="recorded in metrics.json with the data source, e.g. where a "
                         "--data-dir copy came from")
     p.add_argument("--model", choices=["baseline", "improved"], default="baseline",
-                   help="baseline: TensorFlow's tutorial CNN; improved: VGG-style CNN with "
-                        "batch norm and augmentation (default: %(default)s)")
+                   help="baseline: TensorFlow's tutorial CNN; improved: airbench-style CNN "
+                        "with patch whitening, trained on augmented batches from tf.data "
+                        "(default: %(default)s)")
     p.add_argument("--epochs", type=epochs_int, default=10, metavar="N",
                    help=f"passes over the training set, 1 to {MAX_EPOCHS} "
                         "(default: %(default)s)")
     p.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH_SIZE), default=None,
                    metavar="N", help=f"images per gradient step, 1 to {MAX_BATCH_SIZE} "
-                                     "(default: 64 for baseline, 128 for improved)")
+                                     "(default: 64 for baseline, 1024 for improved)")
     add_seed(p, "seeds Python, NumPy and TensorFlow, and the validation split")
     p.add_argument("--validation-fraction", type=fraction, default=0.1, metavar="F",
                    help="share of the training set held out for validation "
@@ -117,7 +118,8 @@ def build_parser():
     p.add_argument("--strategy", choices=distribute.CHOICES, default="default",
                    help=distribute.HELP)
     p.add_argument("--out", type=out_dir, default=Path("plots"), metavar="DIR",
-                   help="where acc.png, loss.png and metrics.json go (default: %(default)s)")
+                   help="where acc.png, loss.png, samples.png, confusion.png, errors.png and "
+                        "metrics.json go (default: %(default)s)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bars, only the final summary line")
     return p
@@ -198,7 +200,7 @@ def main(argv=None):
             print(f"interrupted: --out {args.out} left as it was", file=sys.stderr)
         return 130
     test = metrics["final"]["test"]
-    wrote = f"wrote {args.out}/acc.png, loss.png, metrics.json" if args.wrote_outputs \
+    wrote = f"wrote {args.out}/{', '.join(report.OUTPUTS)}" if args.wrote_outputs \
         else "the chief (worker 0) writes the outputs"
     print(f"{args.model}: test accuracy {test['accuracy']:.4f}, test loss {test['loss']:.4f}; "
           f"{wrote}")

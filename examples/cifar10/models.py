@@ -46,7 +46,7 @@ class Dirac(keras.initializers.Initializer):
         return keras.ops.cast(kernel, dtype or "float32")
 
 
-def conv_block(filters):
+def conv_block(filters, activation, initializer):
     """Convolution, 2x2 max-pooling, then normalise and activate; a second convolution.
 
     Pooling before normalising runs the normalisation on a quarter of the pixels.
@@ -55,13 +55,13 @@ def conv_block(filters):
     """
     def normalise_and_activate():
         return [layers.BatchNormalization(momentum=0.6, epsilon=1e-5, scale=False),
-                layers.Activation(ACTIVATION)]
+                layers.Activation(activation)]
     return [layers.Conv2D(filters, 3, padding="same", use_bias=False,
-                          kernel_initializer=Dirac()),
+                          kernel_initializer=initializer),
             layers.MaxPooling2D(),
             *normalise_and_activate(),
             layers.Conv2D(filters, 3, padding="same", use_bias=False,
-                          kernel_initializer=Dirac()),
+                          kernel_initializer=initializer),
             *normalise_and_activate()]
 
 
@@ -72,19 +72,20 @@ WIDTHS = (64, 128, 128)  # airbench93's; airbench94's 64/256/256 costs twice the
 WHITENING_FILTERS = 24  # two per dimension of a 2x2x3 patch: each direction and its negative
 
 
-def build_improved():
+def build_improved(whitening=True, dirac=True, activation=ACTIVATION):
     """An airbench-style CNN: frozen whitening, three conv blocks, a linear classifier.
 
     The first convolution is set from the training images by `whiten()` and never
-    trained. The blocks' convolutions start as identities (Dirac).
+    trained. The blocks' convolutions start as identities (Dirac). The arguments exist
+    for the ablation (examples/cifar10/ablation.py): whitening=False leaves the first
+    convolution trainable from a random start, dirac=False starts every filter random.
     """
+    initializer = Dirac() if dirac else "he_uniform"
     return keras.Sequential([
         keras.Input(shape=INPUT_SHAPE),
-        layers.Conv2D(WHITENING_FILTERS, 2, trainable=False, name="whitening"),
-        layers.Activation(ACTIVATION),
-        *conv_block(WIDTHS[0]),
-        *conv_block(WIDTHS[1]),
-        *conv_block(WIDTHS[2]),
+        layers.Conv2D(WHITENING_FILTERS, 2, trainable=not whitening, name="whitening"),
+        layers.Activation(activation),
+        *(layer for filters in WIDTHS for layer in conv_block(filters, activation, initializer)),
         layers.MaxPooling2D(3),  # 3x3 -> 1x1: the strongest response of each filter
         layers.Flatten(),
         layers.Dense(NUM_CLASSES, use_bias=False),
@@ -105,7 +106,7 @@ def whiten(model, images, eps=5e-4):
     """Set the first convolution to whiten 2x2 patches of `images` (training images only).
 
     Its filters are the eigenvectors of the patches' covariance, each divided by the
-    square root of its eigenvalue (and each also negated, so that GELU keeps both signs).
+    square root of its eigenvalue (and each also negated: the activation after it keeps the positive side of each).
     Every output then has unit variance and no two are correlated: the next layers see
     decorrelated inputs and train faster. The bias subtracts the patches' mean.
     """

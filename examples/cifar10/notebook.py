@@ -10,6 +10,7 @@ CIFAR10_EPOCHS). From that same run it writes acc.png, loss.png and metrics.json
 notebook with its outputs to --notebook (notebooks/cifar10.ipynb), so the numbers the
 notebook prints are the numbers the site publishes. `make figures` runs it.
 """
+import base64
 import json
 import os
 import re
@@ -18,15 +19,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
 from examples.cifar10 import data, report
 from examples.cifar10.cli import OneLineParser, check_out, epochs_int, note_text, out_dir
 from examples.cifar10.data import DataError, shown
 from examples.cifar10.schema import SchemaError
 
 PAGE = "cifar10.md"
-DEFAULT_EPOCHS = 17
+DEFAULT_EPOCHS = 14
 # Run in the kernel after the notebook, outside it: what metrics.json records.
 COLLECT = """\
+import base64 as _base64
 import json as _json
 print(_json.dumps({
     "model": MODEL_NAME, "parameters": int(model.count_params()), "epochs": EPOCHS,
@@ -37,6 +41,8 @@ print(_json.dumps({
     "seconds": [float(s) for s in timer.seconds],
     "test_loss": float(test_loss), "test_accuracy": float(test_accuracy),
     "flip_accuracy": float(flip_accuracy),
+    "pipeline_seconds": float(pipeline_seconds), "confusion_matrix": counts.tolist(),
+    "figures": {name: _base64.b64encode(png).decode() for name, png in figures.items()},
 }))
 """
 
@@ -132,10 +138,13 @@ def publish(args, argv):
               "sha256": hashes},
         history=collected["history"], seconds=collected["seconds"],
         test_loss=collected["test_loss"], test_accuracy=collected["test_accuracy"],
-        flip_accuracy=collected["flip_accuracy"],
+        flip_accuracy=collected["flip_accuracy"], pipeline_seconds=collected["pipeline_seconds"],
         command=shlex.join(["python", "-m", "examples.cifar10.notebook", *argv]))
+    metrics["confusion_matrix"] = collected["confusion_matrix"]
+    metrics["confusions"] = report.most_confused(np.array(collected["confusion_matrix"]))
     schema.check_run(metrics)
-    report.write_outputs(args.out, metrics["history"], metrics)
+    figures = {name: base64.b64decode(collected["figures"][name]) for name in report.FIGURES}
+    report.write_outputs(args.out, metrics["history"], metrics, figures)
     # The stored notebook is the page's, generated again now that its numbers and curves
     # (filled in from plots/) are this run's (with --out plots), with the outputs of the cells that ran
     # (tests/test_notebooks.py checks both, and that the printed numbers are these metrics).
@@ -172,7 +181,7 @@ def main(argv=None):
         return 2 if isinstance(err, DataError) else 1
     test = metrics["final"]["test"]
     print(f"{metrics['model']}: test accuracy {test['accuracy']:.4f}, test loss "
-          f"{test['loss']:.4f}; wrote {args.out}/acc.png, loss.png, metrics.json and "
+          f"{test['loss']:.4f}; wrote {args.out}/{', '.join(report.OUTPUTS)} and "
           f"{args.notebook}")
     return 0
 

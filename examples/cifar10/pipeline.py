@@ -27,17 +27,18 @@ def augment(images, labels):
 
 
 # --8<-- [start:pipeline]
-def training_pipeline(x, y, batch_size, seed):
+def training_pipeline(x, y, batch_size, seed, augmented=True):
     """Batches of augmented training images, in a new order each epoch.
 
     prefetch lets tf.data prepare the next batch on another thread while the
-    model trains on this one.
+    model trains on this one. augmented=False is for the ablation.
     """
-    return (tf.data.Dataset.from_tensor_slices((x, y))
-            .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
-            .map(augment, num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE))
+    dataset = (tf.data.Dataset.from_tensor_slices((x, y))
+               .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+               .batch(batch_size))
+    if augmented:
+        dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    return dataset.prefetch(tf.data.AUTOTUNE)
 # --8<-- [end:pipeline]
 
 

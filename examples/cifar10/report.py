@@ -1,4 +1,4 @@
-"""Write the published outputs: acc.png, loss.png and metrics.json, swapped in as one set."""
+"""Write the published outputs (curves, figures, metrics.json), swapped in as one set."""
 import contextlib
 import ctypes
 import errno
@@ -10,6 +10,8 @@ import shutil
 import signal
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 
 def stage(path, data):
@@ -63,9 +65,108 @@ def plot_curve(history, metric, label):
 # --8<-- [end:plot]
 
 
+# --8<-- [start:figures]
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+           "truck")
+
+
+def _figure(rows, cols, size):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(rows, cols, figsize=size, dpi=100, facecolor="white",
+                             squeeze=False)
+    return plt, fig, axes
+
+
+def _png(plt, fig):
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", facecolor="white")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def plot_samples(images, labels, per_class=8):
+    """The first `per_class` images of each class, one row per class, as PNG bytes."""
+    plt, fig, axes = _figure(len(CLASSES), per_class, (per_class * 0.9, len(CLASSES) * 0.9))
+    for row, name in enumerate(CLASSES):
+        for col, index in enumerate(np.flatnonzero(labels == row)[:per_class]):
+            axes[row, col].imshow(images[index])
+        axes[row, 0].set_ylabel(name, rotation=0, ha="right", va="center")
+        for ax in axes[row]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return _png(plt, fig)
+
+
+def confusion_matrix(y_true, y_pred):
+    """counts[i, j]: how many images of class i were predicted as class j."""
+    counts = np.zeros((len(CLASSES), len(CLASSES)), dtype=int)
+    np.add.at(counts, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return counts
+
+
+def most_confused(counts, k=5):
+    """The k largest off-diagonal cells: which true class went to which wrong one."""
+    off = counts * (1 - np.eye(len(counts), dtype=int))
+    cells = np.argsort(off, axis=None)[::-1][:k]
+    return [{"true": CLASSES[i], "predicted": CLASSES[j], "count": int(off[i, j]),
+             "share_of_class": float(off[i, j] / counts[i].sum())}
+            for i, j in zip(*np.unravel_index(cells, off.shape))]
+
+
+def plot_confusion(counts):
+    """The confusion matrix with its counts, rows the true class, as PNG bytes."""
+    plt, fig, axes = _figure(1, 1, (7, 6))
+    ax = axes[0, 0]
+    # The colours saturate at the largest mistake, so that mistakes stand out; the
+    # diagonal (the correct answers) is then all dark.
+    largest_mistake = max(int((counts * (1 - np.eye(len(counts), dtype=int))).max()), 1)
+    ax.imshow(counts, cmap="Blues", vmin=0, vmax=largest_mistake)
+    for (i, j), count in np.ndenumerate(counts):
+        ax.text(j, i, count, ha="center", va="center", fontsize=8,
+                color="white" if count > largest_mistake / 2 else "black")
+    ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=45, ha="right")
+    ax.set_yticks(range(len(CLASSES)), CLASSES)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    fig.tight_layout()
+    return _png(plt, fig)
+
+
+def plot_confident_errors(images, y_true, probabilities, count=16):
+    """The `count` wrong predictions made with the highest probability, as PNG bytes."""
+    predicted = probabilities.argmax(axis=1)
+    confidence = probabilities.max(axis=1)
+    wrong = np.flatnonzero(predicted != y_true)
+    worst = wrong[np.argsort(confidence[wrong])[::-1][:count]]
+    cols = 8
+    plt, fig, axes = _figure(-(-max(len(worst), 1) // cols), cols, (cols * 1.6, 2.2 * 2))
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, index in zip(axes.flat, worst):
+        ax.imshow(images[index])
+        ax.set_title(f"{CLASSES[y_true[index]]}\n→ {CLASSES[predicted[index]]} "
+                     f"{confidence[index]:.0%}", fontsize=8)
+    fig.tight_layout()
+    return _png(plt, fig)
+def draw_figures(train_images, train_labels, test_images, test_labels, probabilities):
+    """samples.png, confusion.png and errors.png as PNG bytes, and the confusion matrix."""
+    counts = confusion_matrix(test_labels, probabilities.argmax(axis=1))
+    figures = {"samples.png": plot_samples(train_images, train_labels),
+               "confusion.png": plot_confusion(counts),
+               "errors.png": plot_confident_errors(test_images, test_labels, probabilities)}
+    return figures, counts
+# --8<-- [end:figures]
+
+
 # --- the output set, swapped as one --------------------------------------------------------
 
-OUTPUTS = ("acc.png", "loss.png", "metrics.json")
+OUTPUTS = ("acc.png", "loss.png", "metrics.json", "samples.png", "confusion.png", "errors.png")
+FIGURES = OUTPUTS[3:]  # drawn from the images and the test predictions
 MAX_KEPT_ENTRIES = 1000  # other files in --out that the swap carries over (as hard links)
 _SWAP = ".swap-"  # leftovers: .<out>.swap-new-XXXX (staged set) and .<out>.swap-old-XXXX
 committed = None  # the folder whose set was swapped in by this process, once it is
@@ -231,15 +332,17 @@ def _umask():
     return mask
 
 
-def write_outputs(out_dir, history, metrics):
-    """Render everything in memory, then swap the three files in as one set.
+def write_outputs(out_dir, history, metrics, figures):
+    """Render everything in memory, then swap the files in as one set.
 
-    Raises OutputError (one line) when they cannot be written: the old set stays.
+    `figures`: the PNG bytes of FIGURES. Raises OutputError (one line) when they cannot
+    be written: the old set stays.
     """
     files = {
         "acc.png": plot_curve(history, "accuracy", "accuracy"),
-        "loss.png": plot_curve(history, "loss", "loss (cross-entropy)"),
+        "loss.png": plot_curve(history, "loss", "loss (training objective)"),
         "metrics.json": (json.dumps(metrics, indent=2, allow_nan=False) + "\n").encode(),
+        **{name: figures[name] for name in FIGURES},
     }
     try:
         return swap_in(out_dir, files)

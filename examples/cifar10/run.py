@@ -88,6 +88,16 @@ def record(*, model, parameters, epochs, batch_size, seed, precision, data, hist
     }
 
 
+def test_probabilities(model, x, batch=500):
+    """Class probabilities of the test images, one view each (eager: works under any strategy)."""
+    import numpy as np
+
+    return np.concatenate([
+        keras.ops.convert_to_numpy(keras.ops.softmax(
+            keras.ops.cast(model(x[i:i + batch], training=False), "float32")))
+        for i in range(0, len(x), batch)])
+
+
 def run(args, dataset=None):
     """Train, evaluate once on the test set, and write the outputs; return the metrics."""
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow does other work.
@@ -127,11 +137,15 @@ def run(args, dataset=None):
         history=history, seconds=seconds, test_loss=test_loss, test_accuracy=test_acc,
         flip_accuracy=test_flip_acc, pipeline_seconds=pipeline_seconds,
         command=shlex.join(["python", "-m", "examples.cifar10", *args.argv]))
+    figures, counts = report.draw_figures(x_train, y_train, x_test, y_test,
+                                          test_probabilities(model, x_test))
+    metrics["confusion_matrix"] = counts.tolist()
+    metrics["confusions"] = report.most_confused(counts)
     history = metrics["history"]
     # A diverged run (NaN or infinite loss) or a malformed value stops here, before the
     # old set is touched: the site build would refuse it anyway.
     schema.check_run(metrics)
     args.wrote_outputs = setup.chief  # under multiworker, only the chief writes
     if setup.chief:
-        report.write_outputs(args.out, history, metrics)
+        report.write_outputs(args.out, history, metrics, figures)
     return metrics

@@ -143,24 +143,60 @@ RUN = fields({
                      "test_flip_averaged": fields({"accuracy": FRACTION})}),
     "date": text(40, r"\d{4}-\d\d-\d\dT[\d:.]+(Z|[+-]\d\d:\d\d)?"),
     "command": text(),
+    "confusions": items(fields({"true": NAME, "predicted": NAME,
+                                "count": number(0, 10**7, integer=True),
+                                "share_of_class": FRACTION})),
+    "confusion_matrix": items(items(number(0, 10**7, integer=True), 10, 10), 10, 10),
     # Runs before --strategy existed lack the first two; only tf.data-fed runs have the third.
-}, optional_keys=("strategy", "replicas", "pipeline_seconds_per_epoch"))
+}, optional_keys=("strategy", "replicas", "pipeline_seconds_per_epoch", "confusions",
+                   "confusion_matrix"))
 
 RECIPE = fields({
     "description": NAME, "batch_size": BATCH, "precision": PRECISION,
     "max_epochs": EPOCHS, "parameters": number(1, 10**9, integer=True),
-    "seconds_per_epoch": items(SECONDS), "test_accuracy_per_epoch": items(FRACTION),
-    "epochs_to_target": optional(EPOCHS), "seconds_to_target": optional(SECONDS),
+    "checks": items(fields({"epochs": number(0, 1000), "seconds": SECONDS,
+                            "validation_accuracy": FRACTION})),
+    "epochs_to_target": optional(number(0, 1000)), "seconds_to_target": optional(SECONDS),
 })
 VERSUS = optional(fields({"time_ratio": number(0, 1e6), "kind": one_of("exact", "at most")}))
 
 BENCHMARK = fields({
     "target": number(0, 1),
-    "data": fields(DATA),
+    "measures": text(),
+    "checks_per_epoch": number(1, 100, integer=True),
+    "data": fields({**DATA, "validation_images": COUNT}, optional_keys=("test_images",)),
     "device": NAME,
     "versions": VERSIONS,
     "recipes": fields({"tutorial": RECIPE, "baseline": RECIPE, "improved": RECIPE}),
     "versus_tutorial": fields({"baseline": VERSUS, "improved": VERSUS}),
+    "command": text(),
+})
+
+
+ABLATION = fields({
+    "measures": text(),
+    "epochs": EPOCHS,
+    "seed": number(0, 2**32 - 1, integer=True),
+    "data": fields({**DATA, "validation_images": COUNT}, optional_keys=("test_images",)),
+    "device": NAME,
+    "versions": VERSIONS,
+    "variants": items(fields({"name": NAME, "description": text(),
+                              "validation_accuracy_per_epoch": items(FRACTION),
+                              "validation_accuracy": FRACTION, "seconds": SECONDS})),
+    "command": text(),
+})
+
+SEED_RUN = fields({"seed": number(0, 2**32 - 1, integer=True), "test_accuracy": FRACTION,
+                   "test_flip_averaged_accuracy": FRACTION, "validation_accuracy": FRACTION,
+                   "training_seconds": SECONDS, "device": NAME, "date": text(40),
+                   "command": text()})
+SPREAD = fields({"mean": FRACTION, "std": FRACTION})
+SEEDS = fields({
+    "runs": items(SEED_RUN),
+    "figures_from_seed": number(0, 2**32 - 1, integer=True),
+    "test_accuracy": SPREAD, "test_flip_averaged_accuracy": SPREAD,
+    "validation_accuracy": SPREAD,
+    "training_seconds": fields({"mean": SECONDS, "std": SECONDS}),
     "command": text(),
 })
 
@@ -182,13 +218,34 @@ def check_benchmark(results):
     BENCHMARK(results, "")
     for name, recipe in results["recipes"].items():
         where = f"recipes.{name}"
-        if len(recipe["seconds_per_epoch"]) != len(recipe["test_accuracy_per_epoch"]):
-            fail(where, "seconds_per_epoch and test_accuracy_per_epoch differ in length")
+        seconds = [c["seconds"] for c in recipe["checks"]]
+        if seconds != sorted(seconds):
+            fail(f"{where}.checks", "training seconds must not decrease")
         if (recipe["epochs_to_target"] is None) != (recipe["seconds_to_target"] is None):
             fail(where, "epochs_to_target and seconds_to_target must both be set or null")
 
 
-CHECKS = {"metrics.json": check_run, "benchmark.json": check_benchmark}
+def check_ablation(results):
+    ABLATION(results, "")
+    names = [v["name"] for v in results["variants"]]
+    if len(set(names)) != len(names) or "full" not in names:
+        fail("variants", "must name each variant once, the full recipe among them")
+    for v in results["variants"]:
+        if len(v["validation_accuracy_per_epoch"]) != results["epochs"]:
+            fail(f"variants.{v['name']}", f"needs one accuracy per epoch ({results['epochs']})")
+
+
+def check_seeds(results):
+    SEEDS(results, "")
+    seeds = [r["seed"] for r in results["runs"]]
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        fail("runs", "needs at least two runs with different seeds")
+    if results["figures_from_seed"] not in seeds:
+        fail("figures_from_seed", "is not one of the runs")
+
+
+CHECKS = {"metrics.json": check_run, "benchmark.json": check_benchmark,
+          "ablation.json": check_ablation, "seeds.json": check_seeds}
 
 
 def load(path, shown_as=None):

@@ -21,7 +21,7 @@ WEIGHT_DECAY = 0.05  # Keras scales it by the learning rate, as AdamW does
 def make_optimizer(steps_per_epoch, epochs):
     """Adam with a learning rate that warms up for an epoch, then decays to zero.
 
-    Both models use it. The warm-up keeps the first, large gradients of a
+    The baseline uses it. The warm-up keeps the first, large gradients of a
     fresh network from throwing it off; the cosine decay lets the last epochs
     settle into a minimum instead of bouncing around it.
     """

@@ -1,0 +1,222 @@
+"""The improved recipe's parts, each checked for what the chapter says it does."""
+import json
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from examples.cifar10 import ablation, models, pipeline, report, schema, seeds, train
+from tests import cifar10_data
+from tests.conftest import ROOT
+from tests.test_cifar10_cli import TINY
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    return cifar10_data.write_official_layout(tmp_path_factory.mktemp("cifar"), **TINY)
+
+
+def images(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    # Smooth random images: neighbouring pixels correlate, as in photos.
+    base = rng.random((n, 8, 8, 3)).astype("float32")
+    return np.repeat(np.repeat(base, 4, axis=1), 4, axis=2) + \
+        0.05 * rng.random((n, 32, 32, 3)).astype("float32")
+
+
+# --- the model ------------------------------------------------------------------------------
+
+def test_whitening_makes_patch_features_uncorrelated_with_unit_variance():
+    x = images()
+    model = models.build_improved()
+    models.whiten(model, x)
+    layer = model.get_layer("whitening")
+    assert not layer.trainable and layer.trainable_weights == []
+    features = keras.ops.convert_to_numpy(layer(x)).reshape(-1, models.WHITENING_FILTERS)
+    half = features[:, :models.WHITENING_FILTERS // 2]  # the other half is their negative
+    np.testing.assert_allclose(features[:, 12:], -half, atol=1e-5)
+    covariance = np.cov(half, rowvar=False)
+    # Unit variance up to the small eps added to each eigenvalue; no correlation.
+    assert np.all(np.diag(covariance) > 0.5) and np.all(np.diag(covariance) < 1.01)
+    np.testing.assert_allclose(covariance - np.diag(np.diag(covariance)), 0, atol=1e-3)
+    np.testing.assert_allclose(half.mean(axis=0), 0, atol=1e-3)  # the bias centres them
+
+
+def test_patches_are_flattened_in_a_kernels_order():
+    x = np.arange(2 * 3 * 3 * 2, dtype="float64").reshape(2, 3, 3, 2)
+    patches = models.patches_2x2(x)
+    assert patches.shape == (2 * 2 * 2, 8)
+    np.testing.assert_array_equal(patches[0], x[0, :2, :2, :].reshape(-1))
+
+
+def test_dirac_convolutions_start_as_the_identity_on_their_inputs():
+    layer = keras.layers.Conv2D(6, 3, padding="same", use_bias=False,
+                                kernel_initializer=models.Dirac())
+    x = np.random.default_rng(0).random((2, 5, 5, 4)).astype("float32")
+    y = keras.ops.convert_to_numpy(layer(x))
+    np.testing.assert_allclose(y[..., :4], x, atol=1e-6)  # the first four copy the input
+    assert np.abs(y[..., 4:]).max() > 0  # the others are random
+
+
+def test_the_improved_model_is_a_sequential_of_keras_layers_and_counts_its_weights():
+    model = models.build_improved()
+    assert isinstance(model, keras.Sequential)
+    assert all(type(layer).__module__.startswith("keras.") for layer in model.layers)
+    assert model.output_shape == (None, models.NUM_CLASSES)
+    assert model.count_params() == 570_296
+
+
+# --- the recipe -----------------------------------------------------------------------------
+
+def test_the_triangle_rises_to_its_peak_at_23_percent_then_falls_to_7_percent():
+    schedule = train.Triangle(peak=2.0, total_steps=100)
+    at = {step: float(schedule(step)) for step in (0, 23, 100, 150)}
+    assert at == pytest.approx({0: 0.4, 23: 2.0, 100: 0.14, 150: 0.14})
+    assert float(schedule(61)) == pytest.approx(2.0 * (1 + (0.07 - 1) * (61 - 23) / 77))
+
+
+def test_label_smoothing_targets_the_true_class_with_0_82():
+    logits = np.log(np.array([[0.82] + [0.02] * 9], dtype="float32"))
+    loss = train.SmoothedCrossentropy(0.2)
+    expected = -(0.82 * np.log(0.82) + 9 * 0.02 * np.log(0.02))
+    assert float(loss(np.array([0]), logits)) == pytest.approx(expected, rel=1e-5)
+    # Any other prediction scores worse: the smoothed target is the minimum.
+    sharper = np.log(np.array([[0.99] + [0.01 / 9] * 9], dtype="float32"))
+    assert float(loss(np.array([0]), sharper)) > expected
+
+
+def test_batch_norm_shifts_get_64_times_the_learning_rate_and_the_same_shrink():
+    model = models.build_improved()
+    optimizer = train.make_improved_optimizer(steps_per_epoch=10, epochs=1)
+    model.compile(optimizer=optimizer, loss=train.SmoothedCrossentropy())
+    variables = model.trainable_variables
+    before = [v.numpy().copy() for v in variables]
+    # Zero gradients: only weight decay moves a weight, by lr * weight_decay of it.
+    optimizer.apply_gradients([(keras.ops.zeros_like(v), v) for v in variables])
+    start = train.SGD_LEARNING_RATE * 0.2  # the triangle starts at a fifth of the peak
+    shrink = 1 - start * train.SHRINK_PER_STEP / train.SGD_LEARNING_RATE
+    shifts = [v for v in variables if v.path.endswith("/beta")]
+    assert len(shifts) == 2 * len(models.WIDTHS)  # one per batch norm, two per block
+    assert all(v.name == "beta" for v in shifts)
+    for variable, old in zip(variables, before):
+        np.testing.assert_allclose(variable.numpy(), old * shrink, rtol=1e-5, atol=1e-7)
+    # The learning rates now, after one step: the schedule's value at step 1, and 64x.
+    now = float(train.Triangle(train.SGD_LEARNING_RATE, 10)(1))
+    lrs = sorted(float(o.learning_rate) for o in optimizer.optimizers)
+    assert lrs == pytest.approx([now, now * train.BIAS_LR_SCALE])
+
+
+# --- the tf.data pipeline -------------------------------------------------------------------
+
+def test_augment_crops_shifted_copies_and_mirrors_about_half():
+    tf.random.set_seed(0)
+    x = np.random.default_rng(0).random((400, 32, 32, 3)).astype("float32")
+    out, labels = pipeline.augment(tf.constant(x), tf.constant(np.arange(400)))
+    out = out.numpy()
+    assert out.shape == x.shape and list(labels.numpy()) == list(range(400))
+    padded = np.pad(x, [(0, 0), (2, 2), (2, 2), (0, 0)], mode="reflect")
+    mirrored = 0
+    for i in range(len(x)):
+        crops = [padded[i, dy:dy + 32, dx:dx + 32] for dy in range(5) for dx in range(5)]
+        plain = any(np.array_equal(out[i], c) for c in crops)
+        flipped = any(np.array_equal(out[i], c[:, ::-1]) for c in crops)
+        assert plain or flipped, i
+        mirrored += flipped and not plain
+    assert 150 < mirrored < 250
+
+
+def test_the_pipeline_batches_every_image_once_per_epoch_in_a_new_order():
+    x = np.arange(10, dtype="float32").reshape(10, 1, 1, 1) * np.ones((1, 4, 4, 3), "float32")
+    y = np.arange(10)
+    dataset = pipeline.training_pipeline(x, y, 4, seed=0, augmented=False)
+    epochs = [np.concatenate([labels.numpy() for _, labels in dataset]) for _ in range(2)]
+    assert [sorted(e) for e in epochs] == [list(range(10))] * 2
+    assert list(epochs[0]) != list(epochs[1])
+    assert [len(b) for _, b in dataset] == [4, 4, 2]
+    assert pipeline.seconds_per_epoch(dataset) >= 0
+
+
+# --- figures and the confusion matrix -------------------------------------------------------
+
+def test_confusion_matrix_and_most_confused_pairs():
+    y_true = np.array([3, 3, 3, 5, 5, 0])
+    y_pred = np.array([5, 5, 3, 3, 5, 8])
+    counts = report.confusion_matrix(y_true, y_pred)
+    assert counts[3, 5] == 2 and counts[5, 3] == 1 and counts[0, 8] == 1
+    assert counts.sum() == 6 and np.trace(counts) == 2
+    top = report.most_confused(counts, k=2)
+    assert top[0] == {"true": "cat", "predicted": "dog", "count": 2,
+                      "share_of_class": pytest.approx(2 / 3)}
+    assert top[1]["count"] == 1
+
+
+def test_the_figures_are_pngs():
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 32, 32, 3))
+    y = np.arange(40) % 10
+    probabilities = rng.dirichlet(np.ones(10), size=40)
+    figures, counts = report.draw_figures(x, y, x, y, probabilities)
+    assert set(figures) == set(report.FIGURES) and counts.sum() == 40
+    assert all(png.startswith(b"\x89PNG\r\n\x1a\n") for png in figures.values())
+
+
+# --- the ablation and the seeds summary -----------------------------------------------------
+
+def test_the_ablation_scores_each_variant_on_validation_only(tiny_data, tmp_path, capsys,
+                                                              monkeypatch):
+    read = []
+    from examples.cifar10 import data
+
+    original = data.split_validation
+    monkeypatch.setattr(data, "split_validation",
+                        lambda *a: read.append(len(a[0])) or original(*a))
+    out = tmp_path / "ablation.json"
+    status = ablation.main(["--data-dir", str(tiny_data), "--epochs", "1", "--variants",
+                            "full", "no-whitening", "no-augmentation", "--out", str(out)])
+    assert status == 0, capsys.readouterr().err
+    results = json.loads(out.read_text())
+    schema.check_ablation(results)
+    assert [v["name"] for v in results["variants"]] == ["full", "no-whitening",
+                                                        "no-augmentation"]
+    assert results["data"]["validation_images"] == 20 and "test_images" not in results["data"]
+    assert "the test set is not used" in results["measures"] and read == [200]
+
+
+def test_the_ablation_refuses_an_unknown_variant_in_one_line(capsys):
+    with pytest.raises(SystemExit) as exit:
+        ablation.main(["--variants", "no-such-thing"])
+    assert exit.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no-such-thing" in err
+
+
+def metrics_file(folder, seed, accuracy, seconds, **changes):
+    metrics = json.loads((ROOT / "plots" / "metrics.json").read_text())
+    metrics.update(seed=seed, total_training_seconds=seconds, **changes)
+    metrics["final"]["test"]["accuracy"] = accuracy
+    folder.mkdir()
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    return folder
+
+
+def test_seeds_summarises_runs_of_one_recipe(tmp_path, capsys):
+    runs = [metrics_file(tmp_path / f"s{seed}", seed, acc, sec)
+            for seed, acc, sec in ((1, 0.80, 1000.0), (2, 0.82, 1100.0), (3, 0.84, 1200.0))]
+    out = tmp_path / "seeds.json"
+    assert seeds.main([*map(str, runs), "--figures-from", str(runs[1]), "--out", str(out)]) == 0
+    summary = json.loads(out.read_text())
+    assert [r["seed"] for r in summary["runs"]] == [1, 2, 3]
+    assert summary["test_accuracy"] == pytest.approx({"mean": 0.82, "std": 0.02})
+    assert summary["training_seconds"] == pytest.approx({"mean": 1100.0, "std": 100.0})
+    assert summary["figures_from_seed"] == 2
+    assert "3 seeds: test accuracy 0.8200 ± 0.0200" in capsys.readouterr().out
+
+
+def test_seeds_refuses_runs_of_different_recipes(tmp_path, capsys):
+    a = metrics_file(tmp_path / "a", 1, 0.8, 1000.0)
+    b = metrics_file(tmp_path / "b", 2, 0.8, 1000.0, batch_size=512)
+    out = tmp_path / "seeds.json"
+    assert seeds.main([str(a), str(b), "--figures-from", str(a), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "batch_size differs" in err and not out.exists()
