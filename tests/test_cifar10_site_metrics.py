@@ -95,3 +95,39 @@ def test_a_placeholder_that_names_an_object_is_refused():
     with pytest.raises(PluginError,
                        match=r"x\.md: \{\{ improved\.final \}\}: expected a single"):
         site.substitute_metrics("{{ improved.final }}", {"improved": published()}, "x.md")
+
+
+def test_epoch_time_formats_and_the_count_of_a_list():
+    seconds = [80.0, 84.0, 146.0, 82.0]
+    assert site.formatted(seconds, "median_s") == "83 s"
+    assert site.formatted(seconds, "slowest_s") == "146 s"
+    assert site.formatted(seconds, "mean_s") == "98 s"
+    assert site.formatted(seconds, "count") == "4"
+    assert site.formatted(3.18, "s") == "3.2 s" and site.formatted(83.4, "s") == "83 s"
+    with pytest.raises(PluginError, match="expected a single number"):
+        site.formatted(seconds, "pct")
+
+
+def test_ablation_and_seeds_tables_compare_with_the_full_recipe_and_escape_text():
+    ablation = {"variants": [
+        {"name": "full", "description": "the recipe", "validation_accuracy": 0.81},
+        {"name": "no-x", "description": "<b>no</b> x | y", "validation_accuracy": 0.7925}]}
+    table = site.ablation_table(ablation)
+    assert "| `full` | the recipe | 81.00 % | — |" in table
+    assert "-1.75 points" in table and "<b>" not in table
+    assert table.splitlines()[3].count("|") == 5  # the escaped "|" adds no cell
+    seeds = {"runs": [{"seed": 1, "test_accuracy": 0.87, "test_flip_averaged_accuracy": 0.88,
+                       "validation_accuracy": 0.86, "training_seconds": 1200.0,
+                       "device": "CPU: X"},
+                      {"seed": 42, "test_accuracy": 0.89, "test_flip_averaged_accuracy": 0.9,
+                       "validation_accuracy": 0.88, "training_seconds": 1300.0,
+                       "device": "CPU: X"}],
+             "figures_from_seed": 42}
+    for key, values in (("test_accuracy", (0.87, 0.89)), ("test_flip_averaged_accuracy",
+                                                           (0.88, 0.9)),
+                        ("validation_accuracy", (0.86, 0.88)),
+                        ("training_seconds", (1200.0, 1300.0))):
+        seeds[key] = {"mean": sum(values) / 2, "std": abs(values[0] - values[1]) / 2 ** 0.5}
+    table = site.seeds_table(seeds)
+    assert "| 42 (figures) | 89.00 % |" in table
+    assert "| **mean ± std** | 88.00 ± 1.41 % |" in table

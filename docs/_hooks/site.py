@@ -9,6 +9,7 @@ import html
 import json
 import logging
 import re
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -113,7 +114,8 @@ def formatted(value, fmt):
         return escaped(value)
     if fmt == "count" and isinstance(value, list):
         return str(len(value))
-    if isinstance(value, (dict, list)) and fmt != "mean_s" or isinstance(value, bool):
+    if isinstance(value, (dict, list)) and fmt not in ("mean_s", "median_s", "slowest_s") \
+            or isinstance(value, bool):
         raise PluginError(f"expected a single number or text, got {type(value).__name__}")
     if fmt == "pct":
         # Two decimals: 10,000 test images resolve 0.01 %, and one decimal would show
@@ -125,6 +127,10 @@ def formatted(value, fmt):
         return f"{value:.1f} s" if value < 10 else f"{value:.0f} s"
     if fmt == "mean_s":
         return f"{sum(value) / len(value):.0f} s"
+    if fmt == "median_s":
+        return f"{statistics.median(value):.0f} s"
+    if fmt == "slowest_s":
+        return f"{max(value):.0f} s"
     if fmt == "int":
         return f"{value:,}"
     if fmt is None:
@@ -229,7 +235,7 @@ def seeds_table(seeds):
                      f"| {formatted(r['test_flip_averaged_accuracy'], 'pct')} "
                      f"| {formatted(r['validation_accuracy'], 'pct')} "
                      f"| {formatted(r['training_seconds'], 'min')} | {escaped(r['device'])} |")
-    cells = [f"{formatted(seeds[k]['mean'], 'pct')} ± {100 * seeds[k]['std']:.2f}"
+    cells = [f"{100 * seeds[k]['mean']:.2f} ± {100 * seeds[k]['std']:.2f} %"
              for k in ("test_accuracy", "test_flip_averaged_accuracy", "validation_accuracy")]
     seconds = seeds["training_seconds"]
     lines.append(f"| **mean ± std** | {' | '.join(cells)} "
