@@ -211,7 +211,7 @@ def check_printed_numbers(notebook, metrics):
     pairs = metrics["confusions"]
     for pair in pairs:
         assert f"{pair['true']} predicted as {pair['predicted']}: {pair['count']} times" in text
-    assert f"the tf.data pipeline alone: {metrics['pipeline_seconds_per_epoch']:.1f} s" in text
+    assert f"the tf.data pipeline alone: {metrics['pipeline_seconds_per_epoch']:.2f} s" in text
 
 
 def test_outputs_survive_a_prose_edit_but_not_a_code_edit():

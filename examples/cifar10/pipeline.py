@@ -39,7 +39,6 @@ def training_pipeline(x, y, batch_size, seed, augmented=True):
     if augmented:
         dataset = dataset.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     return dataset.prefetch(tf.data.AUTOTUNE)
-# --8<-- [end:pipeline]
 
 
 def seconds_per_epoch(dataset):
@@ -48,3 +47,4 @@ def seconds_per_epoch(dataset):
     for _ in dataset:
         pass
     return time.perf_counter() - start
+# --8<-- [end:pipeline]

@@ -6,8 +6,6 @@ import numpy as np
 
 from examples.cifar10.models import BUILDERS, whiten
 
-WHITENING_IMAGES = 5000  # enough for a stable 12x12 covariance
-
 # --8<-- [start:batch_sizes]
 # Batch sizes of the published runs, also the defaults of the command line.
 BATCH_SIZES = {"baseline": 64, "improved": 1024}
@@ -44,6 +42,7 @@ def make_optimizer(steps_per_epoch, epochs):
 
 
 # --8<-- [start:improved_recipe]
+WHITENING_IMAGES = 5000  # training images that set the whitening: ample for a 12x12 covariance
 LABEL_SMOOTHING = 0.2
 SGD_LEARNING_RATE = 1.5  # at the peak of the schedule, for the mean loss of a batch of 1024
 MOMENTUM = 0.85

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import tensorflow as tf
 from IPython.display import Image, display
 from keras import layers
 # --8<-- [end:imports]
@@ -66,7 +67,7 @@ steps_per_epoch = -(-len(x_fit) // BATCH_SIZE)  # rounded up: the last batch is 
 model = build_and_compile(MODEL_NAME, steps_per_epoch, EPOCHS, x_fit=x_fit)
 batches = training_pipeline(x_fit, y_fit, BATCH_SIZE, SEED)
 pipeline_seconds = seconds_per_epoch(batches)  # one pass with no model: what feeding costs
-print(f"the tf.data pipeline alone: {pipeline_seconds:.1f} s per epoch")
+print(f"the tf.data pipeline alone: {pipeline_seconds:.2f} s per epoch")
 timer = EpochTimer()
 history = model.fit(batches, validation_data=(x_val, y_val), epochs=EPOCHS,
                     callbacks=[timer], verbose=2)
