@@ -70,6 +70,7 @@ pipeline_seconds = seconds_per_epoch(batches)  # one pass with no model: what fe
 print(f"the tf.data pipeline alone: {pipeline_seconds:.2f} s per epoch")
 timer = EpochTimer()
 history = model.fit(batches, validation_data=(x_val, y_val), epochs=EPOCHS,
+                    shuffle=False,  # the pipeline shuffles; Keras would warn it cannot
                     callbacks=[timer], verbose=2)
 # --8<-- [end:train]
 
