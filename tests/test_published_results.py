@@ -146,11 +146,29 @@ def test_mistakes_stay_within_families_as_the_chapter_says():
     def total(rows, cols):
         return sum(counts[index[r], index[c]] for r in rows for c in cols if r != c)
 
-    # Cat and dog above all; the top three pairs each within one family.
+    # "cat and dog above all"
     top = metrics["confusions"]
     assert {top[0]["true"], top[0]["predicted"]} == {"cat", "dog"}
-    for pair in top[:3]:
-        assert {pair["true"], pair["predicted"]} <= ANIMALS or \
-            {pair["true"], pair["predicted"]} <= VEHICLES, pair
+    # "most mistakes stay within families": each class's most frequent mistake is of its
+    # family, except the bird's, whose is the airplane ("the one frequent exception").
+    off = counts * (1 - np.eye(len(counts), dtype=int))
+    for name in ANIMALS | VEHICLES:
+        mistake = CLASSES[int(off[index[name]].argmax())]
+        family = ANIMALS if name in ANIMALS else VEHICLES
+        assert mistake in family or (name, mistake) == ("bird", "airplane"), (name, mistake)
+    across = {(a, v): counts[index[a], index[v]] for a in ANIMALS for v in VEHICLES}
+    assert max(across, key=across.get) == ("bird", "airplane")
     # Animals are rarely taken for vehicles: far less often than for other animals.
     assert total(ANIMALS, VEHICLES) < total(ANIMALS, ANIMALS) / 3
+
+
+def test_the_ablation_says_what_the_chapter_says_it_does():
+    ablation = published("ablation.json")
+    accuracy = {v["name"]: v["validation_accuracy"] for v in ablation["variants"]}
+    delta = {name: a - accuracy["full"] for name, a in accuracy.items() if name != "full"}
+    # "the identity initialisation and the whitening layer are worth the most"
+    assert set(sorted(delta, key=delta.get)[:2]) == {"no-dirac", "no-whitening"}
+    # "label smoothing and augmentation each add a little"
+    assert -0.015 < delta["no-label-smoothing"] < 0 and -0.015 < delta["no-augmentation"] < 0
+    # "changed the result by less than half a point"
+    assert abs(delta["no-shift-boost"]) < 0.005 and abs(delta["relu"]) < 0.005
