@@ -98,3 +98,8 @@ def crafted_batch(command, protocol=2):
     """A pickle that runs `command` when plain pickle.load() reads it."""
     return pickle.dumps({b"batch_label": b"training batch 2 of 5", b"labels": [0],
                          b"data": RunsShell(command)}, protocol=protocol)
+
+
+# The tiny official-layout folder the CLI, recipe and strategy tests train on: 5 x 40
+# training and 40 test images (the `tiny_data` fixture in conftest.py writes it).
+TINY = {"n_train_per_batch": 40, "n_test": 40}

@@ -35,3 +35,12 @@ def built_site(tmp_path_factory, worker_id):
                                            result.stderr]))
     args, returncode, stdout, stderr = json.loads(outcome.read_text())
     return site, subprocess.CompletedProcess(args, returncode, stdout, stderr)
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    """An official-layout folder of 5 x 40 training and 40 test images (Python 2 pickles)."""
+    from tests import cifar10_data
+
+    return cifar10_data.write_official_layout(tmp_path_factory.mktemp("cifar"),
+                                              **cifar10_data.TINY)

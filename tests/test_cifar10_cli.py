@@ -23,17 +23,12 @@ from matplotlib import image as mpimg
 from examples.cifar10 import data, models, train, report
 from examples.cifar10 import benchmark, cli
 from tests import cifar10_data
+from tests.cifar10_data import TINY
 from tests.conftest import ROOT
 
 OUTPUTS = set(report.OUTPUTS)
 OPTIONS = ["--data-dir", "--model", "--epochs", "--batch-size", "--seed", "--out", "--quiet"]
-TINY = {"n_train_per_batch": 40, "n_test": 40}
 
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    """An official-layout folder of 5 x 40 training and 40 test images (Python 2 pickles)."""
-    return cifar10_data.write_official_layout(tmp_path_factory.mktemp("cifar"), **TINY)
 
 
 @pytest.fixture

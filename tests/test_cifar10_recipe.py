@@ -7,14 +7,8 @@ import pytest
 import tensorflow as tf
 
 from examples.cifar10 import ablation, models, pipeline, report, schema, seeds, train
-from tests import cifar10_data
 from tests.conftest import ROOT
-from tests.test_cifar10_cli import TINY
 
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    return cifar10_data.write_official_layout(tmp_path_factory.mktemp("cifar"), **TINY)
 
 
 def images(n=64, seed=0):

@@ -13,13 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from examples.cifar10 import strategy
+from examples.cifar10 import report, strategy
 from examples.cifar10.data import DataError
-from tests import cifar10_data
+from tests.cifar10_data import TINY
 from tests.conftest import ROOT
 
-TINY = {"n_train_per_batch": 40, "n_test": 40}
-OUTPUTS = {"acc.png", "loss.png", "metrics.json", "samples.png", "confusion.png", "errors.png"}
+OUTPUTS = set(report.OUTPUTS)
 TIMEOUT = 240  # seconds for one training process, TensorFlow's start-up included
 QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 QUIET.pop("TF_CONFIG", None)
@@ -34,10 +33,6 @@ from examples.cifar10.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
-
-@pytest.fixture(scope="module")
-def tiny_data(tmp_path_factory):
-    return cifar10_data.write_official_layout(tmp_path_factory.mktemp("cifar"), **TINY)
 
 
 def children():

@@ -9,6 +9,7 @@ and the machine it ran on, and their mean and standard deviation. --figures-from
 the run whose figures are published (its folder must be one of the RUN_DIRs).
 """
 import json
+import shlex
 import statistics
 import sys
 from pathlib import Path
@@ -69,8 +70,6 @@ def summarise(runs, figures_from, command):
 
 
 def main(argv=None):
-    import shlex
-
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
