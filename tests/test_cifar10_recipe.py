@@ -224,3 +224,18 @@ def test_sparse_crossentropy_has_no_label_smoothing_as_the_chapter_says():
         keras.losses.SparseCategoricalCrossentropy).parameters
     assert "label_smoothing" in inspect.signature(
         keras.losses.CategoricalCrossentropy).parameters
+
+
+@pytest.mark.parametrize("case", ["same folder twice", "one run", "unwritable --out"])
+def test_seeds_refuses_bad_arguments_in_one_line(case, tmp_path, capsys):
+    a = metrics_file(tmp_path / "a", 1, 0.8, 1000.0)
+    b = metrics_file(tmp_path / "b", 2, 0.8, 1000.0)
+    out = tmp_path / "seeds.json"
+    runs, expected = {"same folder twice": ([a, a], "at least two different RUN_DIRs"),
+                      "one run": ([a], "at least two different RUN_DIRs"),
+                      "unwritable --out": ([a, b], "cannot write")}[case]
+    if case == "unwritable --out":
+        out = tmp_path / "missing" / "seeds.json"
+    assert seeds.main([*map(str, runs), "--figures-from", str(a), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and expected in err and not out.exists()

@@ -73,14 +73,20 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
+        if len(set(args.runs)) < 2 or len(set(args.runs)) != len(args.runs):
+            raise schema.SchemaError("give at least two different RUN_DIRs, each once")
         runs = {folder: schema.load(folder / "metrics.json") for folder in args.runs}
         if args.figures_from not in runs:
             raise schema.SchemaError(f"--figures-from {args.figures_from}: not among the "
                                      f"RUN_DIRs")
         summary = summarise(runs, args.figures_from,
                             shlex.join(["python", "-m", "examples.cifar10.seeds", *argv]))
-        report.write_atomically(args.out, (json.dumps(summary, indent=2) + "\n").encode())
-    except (schema.SchemaError, OSError) as err:
+        try:
+            report.write_atomically(args.out, (json.dumps(summary, indent=2) + "\n").encode())
+        except OSError as err:
+            raise schema.SchemaError(f"--out {args.out}: cannot write "
+                                     f"({err.strerror or err})") from None
+    except schema.SchemaError as err:
         print(f"error: {shown(str(err), 1000)}", file=sys.stderr)
         return 1
     test = summary["test_accuracy"]
