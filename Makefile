@@ -33,10 +33,10 @@ NOTEBOOK ?= notebooks/cifar10.ipynb
 RUNS     ?= runs
 figures: $(READY)  ## retrain both models into plots/ (EPOCHS, BASELINE_EPOCHS, FIGURES_ARGS, BASELINE_ARGS)
 	$(BIN)/python -m examples.cifar10 --model baseline --epochs "$${BASELINE_EPOCHS:-10}" --out "$(PLOTS)/baseline" $(FIGURES_ARGS) $(BASELINE_ARGS)
-	$(BIN)/python -m examples.cifar10.notebook --epochs "$${EPOCHS:-14}" --out "$(PLOTS)" --notebook "$(NOTEBOOK)" $(FIGURES_ARGS)
+	$(BIN)/python -m examples.cifar10.notebook --epochs "$${EPOCHS:-18}" --out "$(PLOTS)" --notebook "$(NOTEBOOK)" $(FIGURES_ARGS)
 
 seeds: $(READY)  ## two more seeds of the improved recipe into $(RUNS), then plots/seeds.json with plots/'s run
-	for seed in 1 2; do $(BIN)/python -m examples.cifar10 --model improved --epochs "$${EPOCHS:-14}" --seed $$seed --quiet --out "$(RUNS)/seed$$seed" $(FIGURES_ARGS) || exit 1; done
+	for seed in 1 2; do $(BIN)/python -m examples.cifar10 --model improved --epochs "$${EPOCHS:-18}" --seed $$seed --quiet --out "$(RUNS)/seed$$seed" $(FIGURES_ARGS) || exit 1; done
 	$(BIN)/python -m examples.cifar10.seeds "$(RUNS)/seed1" "$(RUNS)/seed2" "$(PLOTS)" --figures-from "$(PLOTS)" --out "$(PLOTS)/seeds.json"
 
 ablation: $(READY)  ## plots/ablation.json: validation accuracy with one technique changed at a time

@@ -44,3 +44,15 @@ def tiny_data(tmp_path_factory):
 
     return cifar10_data.write_official_layout(tmp_path_factory.mktemp("cifar"),
                                               **cifar10_data.TINY)
+
+
+@pytest.fixture(autouse=True)
+def precision_policy_restored():
+    """Code under test may set Keras' global precision (the case study picks bfloat16 on
+    chips that have it); the next test starts from the policy this one found."""
+    keras = sys.modules.get("keras")
+    policy = keras.mixed_precision.global_policy() if keras else None
+    yield
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        keras.mixed_precision.set_global_policy(policy or "float32")

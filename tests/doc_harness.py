@@ -207,13 +207,14 @@ def setup_namespace(namespace):
     """What every page's namespace starts with: only names the skip conditions use.
 
     A page runs in a process shared with other pages; it starts from what a reader's fresh
-    session has: no Keras name counters or global state left by earlier pages, no global
-    random seed set by one, and no warning silenced because an earlier page already
-    triggered it once."""
+    session has: no Keras name counters, precision policy or other global state left by
+    earlier pages, no global random seed set by one, and no warning silenced because an
+    earlier page already triggered it once."""
     import keras
     import tensorflow as tf
 
     keras.backend.clear_session()
+    keras.mixed_precision.set_global_policy("float32")  # not the precision a page chose
     tf.random.set_seed(None)  # no global seed: seeded ops give what they give a reader
     for module in list(sys.modules.values()):
         registry = getattr(module, "__warningregistry__", None)

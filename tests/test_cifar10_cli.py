@@ -30,15 +30,6 @@ OUTPUTS = set(report.OUTPUTS)
 OPTIONS = ["--data-dir", "--model", "--epochs", "--batch-size", "--seed", "--out", "--quiet"]
 
 
-
-@pytest.fixture
-def keras_policy():
-    """A run sets Keras' global precision policy; give later tests (and pages) theirs back."""
-    policy = keras.mixed_precision.global_policy()
-    yield
-    keras.mixed_precision.set_global_policy(policy)
-
-
 def run_cli(*args, module="examples.cifar10"):
     return subprocess.run([sys.executable, "-m", module, *map(str, args)], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
@@ -83,8 +74,7 @@ def check_run(out, folder, printed, *, model, epochs, batch_size, seed):
     assert float(summary[1]) == round(final["test"]["accuracy"], 4)
 
 
-def test_baseline_trains_and_writes_consistent_outputs(tiny_data, tmp_path, capsys,
-                                                        keras_policy):
+def test_baseline_trains_and_writes_consistent_outputs(tiny_data, tmp_path, capsys):
     out = tmp_path / "out"
     status = cli.main(["--data-dir", str(tiny_data), "--model", "baseline", "--epochs", "1",
                        "--batch-size", "32", "--seed", "7", "--quiet", "--out", str(out)])
@@ -93,8 +83,7 @@ def test_baseline_trains_and_writes_consistent_outputs(tiny_data, tmp_path, caps
     check_run(out, tiny_data, captured.out, model="baseline", epochs=1, batch_size=32, seed=7)
 
 
-def test_improved_trains_from_the_folder_holding_the_batches(tiny_data, tmp_path, capsys,
-                                                              keras_policy):
+def test_improved_trains_from_the_folder_holding_the_batches(tiny_data, tmp_path, capsys):
     out = tmp_path / "out"
     status = cli.main(["--data-dir", str(tiny_data.parent), "--model", "improved",
                        "--epochs", "1", "--quiet", "--out", str(out)])
@@ -311,6 +300,9 @@ def test_flip_averaging_lets_each_image_and_its_left_right_mirror_vote():
     def probabilities(images):
         return keras.ops.convert_to_numpy(keras.ops.softmax(model.predict(images, verbose=0)))
 
+    np.testing.assert_allclose(train.class_probabilities(model, x, batch_size=64),
+                               probabilities(x), rtol=1e-5, atol=1e-6)
+
     both_views = probabilities(x) + probabilities(np.flip(x, axis=2))  # axis 2: width
     assert train.flip_averaged_accuracy(model, x, both_views.argmax(-1)) == 1.0
     # Labels from one view alone, or from an upside-down mirror, disagree somewhere:
@@ -350,8 +342,7 @@ def test_write_atomically_replaces_the_file(tmp_path):
 
 # --- the benchmark, on tiny data ----------------------------------------------------------
 
-def test_benchmark_times_all_three_recipes_to_the_target(tiny_data, tmp_path, capsys,
-                                                         keras_policy):
+def test_benchmark_times_all_three_recipes_to_the_target(tiny_data, tmp_path, capsys):
     out = tmp_path / "benchmark.json"
     status = benchmark.main(["--data-dir", str(tiny_data), "--target", "0.0",
                              "--tutorial-epochs", "2", "--baseline-epochs", "2",

@@ -80,6 +80,51 @@ def test_label_smoothing_targets_the_true_class_with_0_82():
     assert float(loss(np.array([0]), sharper)) > expected
 
 
+def shrink_per_step(optimizer, weight, gradient_of_decay=0.0, steps=60):
+    """Fraction of `weight` one step removes after `steps` steps of zero loss gradient."""
+    variable = keras.Variable([weight], dtype="float64")  # steps this small need it
+    for _ in range(steps):
+        before = float(variable.numpy()[0])
+        optimizer.apply_gradients([(gradient_of_decay * variable, variable)])
+    return 1 - float(variable.numpy()[0]) / before
+
+
+def test_keras_weight_decay_acts_outside_the_momentum_and_airbenchs_inside_it():
+    """Why SHRINK_PER_STEP is airbench's 0.002 divided by 1 - momentum."""
+    lr, decay, momentum = 0.01, 0.001, train.MOMENTUM
+    keras_way = keras.optimizers.SGD(lr, momentum=momentum, nesterov=True,
+                                     weight_decay=decay)
+    # Keras removes lr * weight_decay of the weight per step, whatever the momentum.
+    assert shrink_per_step(keras_way, 1.0) == pytest.approx(lr * decay, rel=1e-4)
+    # airbench (PyTorch's SGD) adds weight_decay * weight to the gradient instead; the
+    # momentum then repeats that steady pull: 1 / (1 - 0.85) = 6.7 times as much.
+    airbench_way = keras.optimizers.SGD(lr, momentum=momentum, nesterov=True)
+    amplified = shrink_per_step(airbench_way, 1.0, gradient_of_decay=decay) / (lr * decay)
+    assert amplified == pytest.approx(1 / (1 - momentum), rel=0.02)
+    assert train.SHRINK_PER_STEP == pytest.approx(0.002 / (1 - momentum))
+
+
+def test_lookahead_jumps_to_the_running_average_every_5_steps_and_ends_on_it():
+    model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1, use_bias=False)])
+    weight = model.weights[0]
+    weight.assign([[1.0]])
+    lookahead = train.Lookahead(total_steps=10)
+    lookahead.set_model(model)
+    lookahead.on_train_begin()  # the average starts at 1
+    for step in range(1, 11):
+        weight.assign(weight + 1.0)  # what an optimizer step would do
+        lookahead.on_train_batch_end(step)
+        if step == 5:
+            decay = 0.95 ** 5 * 0.5 ** 3  # halfway through: decay grows with progress cubed
+            expected = decay * 1.0 + (1 - decay) * 6.0
+            assert float(weight.numpy()[0, 0]) == pytest.approx(expected, rel=1e-6)
+    # Step 10 is the last: the model ends on the average as it was (decay 1).
+    assert float(weight.numpy()[0, 0]) == pytest.approx(expected, rel=1e-6)
+    assert train.recipe_callbacks("baseline", 10, 2) == []
+    [callback] = train.recipe_callbacks("improved", 10, 2)
+    assert callback.total_steps == 20
+
+
 def test_batch_norm_shifts_get_64_times_the_learning_rate_and_the_same_shrink():
     model = models.build_improved()
     optimizer = train.make_improved_optimizer(steps_per_epoch=10, epochs=1)
@@ -129,6 +174,36 @@ def test_the_pipeline_batches_every_image_once_per_epoch_in_a_new_order():
     assert list(epochs[0]) != list(epochs[1])
     assert [len(b) for _, b in dataset] == [4, 4, 2]
     assert pipeline.seconds_per_epoch(dataset) >= 0
+    # Fixed parallelism, no autotuner: see the comment in training_pipeline.
+    assert dataset.options().autotune.enabled is False
+
+
+def test_the_published_epoch_budget_is_one_number_everywhere():
+    from examples.cifar10 import notebook
+
+    budget = notebook.DEFAULT_EPOCHS
+    assert f'"{budget}" if DATA_DIR' in (ROOT / "examples/cifar10/walkthrough.py").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert makefile.count(f'--epochs "$${{EPOCHS:-{budget}}}"') == 2  # figures and seeds
+    assert "{EPOCHS:-" not in makefile.replace(f"{{EPOCHS:-{budget}}}", "")
+
+
+def test_mixed_bfloat16_computes_in_bfloat16_but_keeps_float32_weights_and_logits():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = models.build_improved()
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    convolution = model.get_layer("whitening")
+    assert convolution.compute_dtype == "bfloat16" and convolution.variable_dtype == "float32"
+    assert all(w.dtype == "float32" for w in model.weights)
+    # The last layer is float32, so the loss sees float32 logits.
+    assert model(np.zeros((1, 32, 32, 3), "float32")).dtype == "float32"
+    # Why the weights stay float32: an update a thousand times smaller than a weight
+    # vanishes in bfloat16's 8 bits of precision, not in float32's 24.
+    one, update = tf.constant(1.0), tf.constant(0.001)
+    assert float(tf.cast(one, tf.bfloat16) + tf.cast(update, tf.bfloat16)) == 1.0
+    assert float(one + update) > 1.0
 
 
 # --- figures and the confusion matrix -------------------------------------------------------

@@ -110,12 +110,14 @@ def test_epoch_time_formats_and_the_count_of_a_list():
 
 def test_ablation_and_seeds_tables_compare_with_the_full_recipe_and_escape_text():
     ablation = {"variants": [
-        {"name": "full", "description": "the recipe", "validation_accuracy": 0.81},
-        {"name": "no-x", "description": "<b>no</b> x | y", "validation_accuracy": 0.7925}]}
+        {"name": "full", "description": "the recipe", "validation_accuracy": 0.81,
+         "seconds": 160.4},
+        {"name": "no-x", "description": "<b>no</b> x | y", "validation_accuracy": 0.7925,
+         "seconds": 240.0}]}
     table = site.ablation_table(ablation)
-    assert "| `full` | the recipe | 81.00 % | — |" in table
+    assert "| `full` | the recipe | 81.00 % | — | 160 s |" in table
     assert "-1.75 points" in table and "<b>" not in table
-    assert table.splitlines()[3].count("|") == 5  # the escaped "|" adds no cell
+    assert table.splitlines()[3].count("|") == 6  # the escaped "|" adds no cell
     seeds = {"runs": [{"seed": 1, "test_accuracy": 0.87, "test_flip_averaged_accuracy": 0.88,
                        "validation_accuracy": 0.86, "training_seconds": 1200.0,
                        "device": "CPU: X"},

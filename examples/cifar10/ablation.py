@@ -16,7 +16,8 @@ import time
 from pathlib import Path
 
 from examples.cifar10 import data
-from examples.cifar10.cli import OneLineParser, add_data_dir, add_seed, bounded_int
+from examples.cifar10.cli import (OneLineParser, add_data_dir, add_precision, add_seed,
+                                  bounded_int)
 from examples.cifar10.data import DataError, shown
 
 # --8<-- [start:variants]
@@ -32,7 +33,11 @@ VARIANTS = {
     "no-shift-boost": ("batch-norm shifts learn at the weights' rate, not 64x",
                        {"bias_lr_scale": 1}),
     "no-augmentation": ("no random crops or mirrors", {"augmented": False}),
+    "no-lookahead": ("no jumps to the weights' running average", {"lookahead": False}),
+    "weak-decay": ("weight decay 0.2 % per step: airbench's figure taken without its "
+                   "momentum (6.7x weaker)", {"shrink": 0.002}),
     "relu": ("ReLU instead of SiLU", {"activation": "relu"}),
+    "float32": ("every computation in float32, none in bfloat16", {"precision": "float32"}),
 }
 # --8<-- [end:variants]
 MAX_EPOCHS = 100
@@ -49,6 +54,7 @@ def build_parser():
                    metavar="NAME", help="which to run, from: " + ", ".join(VARIANTS)
                                         + " (default: all)")
     add_seed(p, "seeds Python, NumPy and TensorFlow before each variant, and the split")
+    add_precision(p, "; the same for every variant")
     p.add_argument("--out", type=Path, metavar="FILE",
                    help="also write the results as JSON to FILE (default: only print them)")
     return p
@@ -56,7 +62,7 @@ def build_parser():
 
 # --8<-- [start:build_variant]
 def build_variant(x_fit, steps_per_epoch, epochs, whitening=True, dirac=True,
-                  activation=None, smoothing=None, bias_lr_scale=None):
+                  activation=None, smoothing=None, bias_lr_scale=None, shrink=None):
     """The improved model and recipe, compiled, with the given changes."""
     from examples.cifar10 import models, train
 
@@ -67,7 +73,8 @@ def build_variant(x_fit, steps_per_epoch, epochs, whitening=True, dirac=True,
     model.compile(
         optimizer=train.make_improved_optimizer(
             steps_per_epoch, epochs,
-            train.BIAS_LR_SCALE if bias_lr_scale is None else bias_lr_scale),
+            train.BIAS_LR_SCALE if bias_lr_scale is None else bias_lr_scale,
+            train.SHRINK_PER_STEP if shrink is None else shrink),
         loss=train.SmoothedCrossentropy(
             train.LABEL_SMOOTHING if smoothing is None else smoothing),
         metrics=["accuracy"])
@@ -83,15 +90,22 @@ def run_variant(name, train_xy, val_xy, epochs, seed, log):
     description, changes = VARIANTS[name]
     options = dict(changes)
     augmented = options.pop("augmented", True)
-    keras.utils.set_random_seed(seed)
-    batch_size = train.BATCH_SIZES["improved"]
-    steps = -(-len(train_xy[0]) // batch_size)
-    model = build_variant(train_xy[0], steps, epochs, **options)
-    dataset = pipeline.training_pipeline(*train_xy, batch_size, seed, augmented=augmented)
-    start = time.perf_counter()
-    history = model.fit(dataset, validation_data=val_xy, epochs=epochs, shuffle=False,
-                        verbose=0)
-    seconds = time.perf_counter() - start
+    lookahead = options.pop("lookahead", True)
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(options.pop("precision", policy))
+    try:
+        keras.utils.set_random_seed(seed)
+        batch_size = train.BATCH_SIZES["improved"]
+        steps = -(-len(train_xy[0]) // batch_size)
+        model = build_variant(train_xy[0], steps, epochs, **options)
+        callbacks = train.recipe_callbacks("improved", steps, epochs) if lookahead else []
+        dataset = pipeline.training_pipeline(*train_xy, batch_size, seed, augmented=augmented)
+        start = time.perf_counter()
+        history = model.fit(dataset, validation_data=val_xy, epochs=epochs, shuffle=False,
+                            callbacks=callbacks, verbose=0)
+        seconds = time.perf_counter() - start
+    finally:  # the next variant starts from the run's precision
+        keras.mixed_precision.set_global_policy(policy)
     accuracy = [float(a) for a in history.history["val_accuracy"]]
     log(f"{name}: validation accuracy {accuracy[-1]:.4f} after {epochs} epoch(s), "
         f"{seconds:.0f} s ({description})")
@@ -104,17 +118,24 @@ def measure(args, dataset=None, log=print):
     import keras
     import tensorflow as tf
 
-    from examples.cifar10 import run
+    from examples.cifar10 import run, train
 
+    precision = train.choose_precision(args.precision, "improved")
     ((x_train, y_train), _), source, hashes = dataset or data.load(None)
     train_xy, val_xy = data.split_validation(data.scale(x_train), y_train, 0.1, args.seed)
-    results = [run_variant(name, train_xy, val_xy, args.epochs, args.seed, log)
-               for name in args.variants]
+    policy = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        results = [run_variant(name, train_xy, val_xy, args.epochs, args.seed, log)
+                   for name in args.variants]
+    finally:  # give the caller its precision back
+        keras.mixed_precision.set_global_policy(policy)
     return {
         "measures": f"validation accuracy ({len(val_xy[0]):,} held-out training images) "
                     f"after the same number of epochs; the test set is not used",
         "epochs": args.epochs,
         "seed": args.seed,
+        "precision": precision,
         "data": {"source": source, "train_images": len(train_xy[0]),
                  "validation_images": len(val_xy[0]), "sha256": hashes},
         "device": run.describe_device(),

@@ -107,14 +107,17 @@ def build_recipe(name, steps_per_epoch, epochs, x_fit):
 def accuracy_on(model, x, y):
     import numpy as np
 
-    logits = model.predict(x, batch_size=1000, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=-1) == y))
+    from examples.cifar10 import train
+
+    return float(np.mean(train.class_probabilities(model, x, 1000).argmax(axis=-1) == y))
 
 
-def time_to_target(model, fit_data, val_xy, target, epochs, batch_size, checks, log):
+def time_to_target(model, fit_data, val_xy, target, epochs, batch_size, checks, log,
+                   callbacks=()):
     """Fit until validation accuracy reaches `target`, scoring `checks` times per epoch.
 
     Return the checks: epochs trained, training seconds so far, validation accuracy.
+    `callbacks` (the recipe's own) run before each check.
     """
     import keras
 
@@ -143,11 +146,12 @@ def time_to_target(model, fit_data, val_xy, target, epochs, batch_size, checks, 
                 model.stop_training = True
             clock["start"] = time.perf_counter()  # and runs again
 
+    callbacks = [*callbacks, Race()]
     if batched:
-        model.fit(fit_data, epochs=epochs, shuffle=False, verbose=0, callbacks=[Race()])
+        model.fit(fit_data, epochs=epochs, shuffle=False, verbose=0, callbacks=callbacks)
     else:
         model.fit(*fit_data, epochs=epochs, batch_size=batch_size, verbose=0,
-                  callbacks=[Race()])
+                  callbacks=callbacks)
     return results
 
 
@@ -183,7 +187,7 @@ def measure(args, dataset=None, log=print):
         "improved": {"description": "models.build_improved() with train.build_and_compile(), "
                                     "fed by pipeline.training_pipeline()",
                      "batch_size": train.BATCH_SIZES["improved"],
-                     "precision": run.choose_precision(args.precision, "improved"),
+                     "precision": train.choose_precision(args.precision, "improved"),
                      "max_epochs": args.improved_epochs},
     }
     policy = keras.mixed_precision.global_policy()
@@ -198,7 +202,8 @@ def measure(args, dataset=None, log=print):
             fit_data = pipeline.training_pipeline(*train_xy, recipe["batch_size"], args.seed) \
                 if name == "improved" else train_xy
             checks = time_to_target(model, fit_data, val_xy, args.target, recipe["max_epochs"],
-                                    recipe["batch_size"], args.checks_per_epoch, log)
+                                    recipe["batch_size"], args.checks_per_epoch, log,
+                                    train.recipe_callbacks(name, steps, recipe["max_epochs"]))
             reached = next((c for c in checks if c["validation_accuracy"] >= args.target), None)
             recipe.update({
                 "parameters": model.count_params(),

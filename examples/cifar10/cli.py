@@ -89,7 +89,8 @@ def add_precision(p, note):
     p.add_argument("--precision", choices=["auto", "float32", "mixed_bfloat16"],
                    default="auto",
                    help="auto: mixed_bfloat16 for the improved model on an Ampere or newer GPU "
-                        f"or a CPU with AMX bf16 tiles, else float32{note} "
+                        "or a CPU with bfloat16 instructions (AMX or AVX512-BF16), "
+                        f"else float32{note} "
                         "(default: %(default)s)")
 
 

@@ -27,7 +27,7 @@ from examples.cifar10.data import DataError, shown
 from examples.cifar10.schema import SchemaError
 
 PAGE = "cifar10.md"
-DEFAULT_EPOCHS = 14
+DEFAULT_EPOCHS = 18
 # Run in the kernel after the notebook, outside it: what metrics.json records.
 COLLECT = """\
 import base64 as _base64

@@ -12,31 +12,6 @@ from examples.cifar10 import data, pipeline, report, schema, train
 from examples.cifar10 import strategy as distribute
 
 
-def cpu_has_bf16_units():
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    # Measured on a 2-core machine: AVX512-BF16 alone ran no faster than float32;
-    # AMX tiles ran the improved model ~1.6x faster.
-    return "amx_bf16" in flags
-
-
-def gpus_have_bf16_units():
-    """Ampere (compute capability 8.0) and newer GPUs compute in bfloat16 natively."""
-    details = [tf.config.experimental.get_device_details(g)
-               for g in tf.config.list_physical_devices("GPU")]
-    return all(d.get("compute_capability", (0, 0)) >= (8, 0) for d in details)
-
-
-def choose_precision(requested, model_name):
-    if requested != "auto":
-        return requested
-    fast_bf16 = gpus_have_bf16_units() if tf.config.list_physical_devices("GPU") \
-        else cpu_has_bf16_units()
-    return "mixed_bfloat16" if model_name == "improved" and fast_bf16 else "float32"
-
-
 def describe_device():
     gpus = tf.config.list_physical_devices("GPU")
     if gpus:
@@ -88,22 +63,12 @@ def record(*, model, parameters, epochs, batch_size, seed, precision, data, hist
     }
 
 
-def test_probabilities(model, x, batch=500):
-    """Class probabilities of the test images, one view each (eager: works under any strategy)."""
-    import numpy as np
-
-    return np.concatenate([
-        keras.ops.convert_to_numpy(keras.ops.softmax(
-            keras.ops.cast(model(x[i:i + batch], training=False), "float32")))
-        for i in range(0, len(x), batch)])
-
-
 def run(args, dataset=None):
     """Train, evaluate once on the test set, and write the outputs; return the metrics."""
     # First: MultiWorkerMirroredStrategy must exist before TensorFlow does other work.
     setup = distribute.make(getattr(args, "strategy", "default"))
     batch_size = args.batch_size or train.BATCH_SIZES[args.model]
-    precision = choose_precision(args.precision, args.model)
+    precision = train.choose_precision(args.precision, args.model)
     ((x_train, y_train), (x_test, y_test)), source, hashes = dataset or data.load(None)
     keras.utils.set_random_seed(args.seed)
     keras.mixed_precision.set_global_policy(precision)
@@ -120,7 +85,8 @@ def run(args, dataset=None):
             fit_data = pipeline.training_pipeline(*train_xy, batch_size, args.seed)
             pipeline_seconds = pipeline.seconds_per_epoch(fit_data)
         history, seconds = train.fit(model, fit_data, val_xy, args.epochs, batch_size,
-                                     args.quiet)
+                                     args.quiet,
+                                     train.recipe_callbacks(args.model, steps, args.epochs))
         test_loss, test_acc = model.evaluate(*(x_test, y_test), batch_size=256, verbose=0)
         test_flip_acc = train.flip_averaged_accuracy(model, x_test, y_test)
     else:
@@ -138,7 +104,7 @@ def run(args, dataset=None):
         flip_accuracy=test_flip_acc, pipeline_seconds=pipeline_seconds,
         command=shlex.join(["python", "-m", "examples.cifar10", *args.argv]))
     figures, counts = report.draw_figures(x_train, y_train, x_test, y_test,
-                                          test_probabilities(model, x_test))
+                                          train.class_probabilities(model, x_test))
     metrics["confusion_matrix"] = counts.tolist()
     metrics["confusions"] = report.most_confused(counts)
     history = metrics["history"]

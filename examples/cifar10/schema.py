@@ -177,6 +177,7 @@ ABLATION = fields({
     "measures": text(),
     "epochs": EPOCHS,
     "seed": number(0, 2**32 - 1, integer=True),
+    "precision": PRECISION,
     "data": fields({**DATA, "validation_images": COUNT}, optional_keys=("test_images",)),
     "device": NAME,
     "versions": VERSIONS,
