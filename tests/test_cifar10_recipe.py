@@ -314,3 +314,15 @@ def test_seeds_refuses_bad_arguments_in_one_line(case, tmp_path, capsys):
     assert seeds.main([*map(str, runs), "--figures-from", str(a), "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected in err and not out.exists()
+
+
+def test_auto_precision_is_bfloat16_only_for_the_improved_model_on_bfloat16_hardware(
+        monkeypatch):
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: [])
+    for flags, expected in (("fpu avx2 avx512_bf16", "mixed_bfloat16"),
+                            ("fpu avx2 amx_bf16", "mixed_bfloat16"),
+                            ("fpu avx2 avx512f", "float32")):
+        monkeypatch.setattr(train.Path, "read_text", lambda self, flags=flags: flags)
+        assert train.choose_precision("auto", "improved") == expected
+        assert train.choose_precision("auto", "baseline") == "float32"
+    assert train.choose_precision("float32", "improved") == "float32"

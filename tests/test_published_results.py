@@ -126,7 +126,7 @@ def test_training_accuracy_runs_ahead_and_the_smoothed_loss_stays_above_its_floo
 
     history = published("metrics.json")["history"]
     ahead = [t > v for t, v in zip(history["accuracy"], history["val_accuracy"])]
-    assert all(ahead[1:]), ahead  # "after the first epoch"
+    assert all(ahead[2:]), ahead  # "from the third epoch on"
     # The entropy of the smoothed target: 0.82 on the true class, 0.02 on each other.
     floor = -(0.82 * math.log(0.82) + 9 * 0.02 * math.log(0.02))
     assert round(floor, 2) == 0.87
@@ -170,9 +170,19 @@ def test_the_ablation_says_what_the_chapter_says_it_does():
     ablation = published("ablation.json")
     accuracy = {v["name"]: v["validation_accuracy"] for v in ablation["variants"]}
     delta = {name: a - accuracy["full"] for name, a in accuracy.items() if name != "full"}
+    seconds = {v["name"]: v["seconds"] for v in ablation["variants"]}
+    ranked = sorted(delta, key=delta.get)
     # "the identity initialisation and the whitening layer are worth the most"
-    assert set(sorted(delta, key=delta.get)[:2]) == {"no-dirac", "no-whitening"}
-    # "label smoothing and augmentation each add a little"
-    assert -0.015 < delta["no-label-smoothing"] < 0 and -0.015 < delta["no-augmentation"] < 0
-    # "changed the result by less than half a point"
-    assert abs(delta["no-shift-boost"]) < 0.005 and abs(delta["relu"]) < 0.005
+    assert set(ranked[:2]) == {"no-dirac", "no-whitening"}
+    # "Next comes the weight decay ... it costs about a point"
+    assert ranked[2] == "weak-decay" and -0.015 < delta["weak-decay"] < -0.007
+    # "label smoothing and augmentation each add about half a point"
+    for name in ("no-label-smoothing", "no-augmentation"):
+        assert -0.008 < delta[name] < -0.003, name
+    # "without ... the score was a little higher, by less than half a point"
+    for name in ("no-shift-boost", "no-lookahead"):
+        assert 0 < delta[name] < 0.005, name
+    # "ReLU ... scored more than a point above SiLU and trained faster"
+    assert delta["relu"] > 0.01 and seconds["relu"] < seconds["full"]
+    # bfloat16 costs "a tenth of a point at most"; float32 took "a quarter more time or longer"
+    assert abs(delta["float32"]) <= 0.001 and seconds["float32"] >= 1.25 * seconds["full"]
