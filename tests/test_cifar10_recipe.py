@@ -184,16 +184,14 @@ def test_the_published_epoch_budget_is_one_number_everywhere():
     budget = notebook.DEFAULT_EPOCHS
     assert f'"{budget}" if DATA_DIR' in (ROOT / "examples/cifar10/walkthrough.py").read_text()
     makefile = (ROOT / "Makefile").read_text()
-    assert makefile.count(f'--epochs "$${{EPOCHS:-{budget}}}"') == 2  # figures and seeds
+    # figures, seeds and the full-budget ablation
+    assert makefile.count(f'--epochs "$${{EPOCHS:-{budget}}}"') == 3
     assert "{EPOCHS:-" not in makefile.replace(f"{{EPOCHS:-{budget}}}", "")
 
 
 def test_mixed_bfloat16_computes_in_bfloat16_but_keeps_float32_weights_and_logits():
-    keras.mixed_precision.set_global_policy("mixed_bfloat16")
-    try:
+    with train.precision_policy("mixed_bfloat16"):
         model = models.build_improved()
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
     convolution = model.get_layer("whitening")
     assert convolution.compute_dtype == "bfloat16" and convolution.variable_dtype == "float32"
     assert all(w.dtype == "float32" for w in model.weights)
@@ -314,6 +312,15 @@ def test_seeds_refuses_bad_arguments_in_one_line(case, tmp_path, capsys):
     assert seeds.main([*map(str, runs), "--figures-from", str(a), "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and expected in err and not out.exists()
+
+
+def test_precision_policy_is_restored_after_its_block_even_when_it_fails():
+    keras.mixed_precision.set_global_policy("float32")
+    with pytest.raises(RuntimeError, match="inside"):
+        with train.precision_policy("mixed_bfloat16"):
+            assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+            raise RuntimeError("inside")
+    assert keras.mixed_precision.global_policy().name == "float32"
 
 
 def test_auto_precision_is_bfloat16_only_for_the_improved_model_on_bfloat16_hardware(

@@ -20,7 +20,8 @@ def published(name="improved"):
 
 
 def test_the_published_files_pass_the_schema():
-    assert set(site.load_runs()) == {"improved", "baseline", "benchmark", "ablation", "seeds"}
+    assert set(site.load_runs()) == {"improved", "baseline", "benchmark", "ablation", "seeds",
+                                    "ablation_full_budget"}
 
 
 def broken(key, value):

@@ -91,9 +91,9 @@ def run_variant(name, train_xy, val_xy, epochs, seed, log):
     options = dict(changes)
     augmented = options.pop("augmented", True)
     lookahead = options.pop("lookahead", True)
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(options.pop("precision", policy))
-    try:
+    # The variant's precision, or the run's; the next variant starts from the run's again.
+    precision = options.pop("precision", keras.mixed_precision.global_policy())
+    with train.precision_policy(precision):
         keras.utils.set_random_seed(seed)
         batch_size = train.BATCH_SIZES["improved"]
         steps = -(-len(train_xy[0]) // batch_size)
@@ -104,8 +104,6 @@ def run_variant(name, train_xy, val_xy, epochs, seed, log):
         history = model.fit(dataset, validation_data=val_xy, epochs=epochs, shuffle=False,
                             callbacks=callbacks, verbose=0)
         seconds = time.perf_counter() - start
-    finally:  # the next variant starts from the run's precision
-        keras.mixed_precision.set_global_policy(policy)
     accuracy = [float(a) for a in history.history["val_accuracy"]]
     log(f"{name}: validation accuracy {accuracy[-1]:.4f} after {epochs} epoch(s), "
         f"{seconds:.0f} s ({description})")
@@ -123,13 +121,9 @@ def measure(args, dataset=None, log=print):
     precision = train.choose_precision(args.precision, "improved")
     ((x_train, y_train), _), source, hashes = dataset or data.load(None)
     train_xy, val_xy = data.split_validation(data.scale(x_train), y_train, 0.1, args.seed)
-    policy = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(precision)
-    try:
+    with train.precision_policy(precision):  # the caller gets its own back
         results = [run_variant(name, train_xy, val_xy, args.epochs, args.seed, log)
                    for name in args.variants]
-    finally:  # give the caller its precision back
-        keras.mixed_precision.set_global_policy(policy)
     return {
         "measures": f"validation accuracy ({len(val_xy[0]):,} held-out training images) "
                     f"after the same number of epochs; the test set is not used",

@@ -246,7 +246,8 @@ def check_seeds(results):
 
 
 CHECKS = {"metrics.json": check_run, "benchmark.json": check_benchmark,
-          "ablation.json": check_ablation, "seeds.json": check_seeds}
+          "ablation.json": check_ablation, "seeds.json": check_seeds,
+          "ablation-full-budget.json": check_ablation}
 
 
 def load(path, shown_as=None):

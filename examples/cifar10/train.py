@@ -1,4 +1,5 @@
 """Compile, fit and evaluate a model, timing each epoch."""
+import contextlib
 import time
 from pathlib import Path
 
@@ -182,6 +183,21 @@ def choose_precision(requested, model_name):
         else cpu_has_bf16_units()
     return "mixed_bfloat16" if model_name == "improved" and fast_bf16 else "float32"
 # --8<-- [end:precision]
+
+
+@contextlib.contextmanager
+def precision_policy(name):
+    """Keras' global precision policy set to `name` inside a `with` block, restored after.
+
+    The policy is global: the layers built inside the block compute in it. Restoring it
+    keeps one run's choice from leaking into the next (the ablation, the benchmark).
+    """
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy(name)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 # --8<-- [start:compile]
