@@ -250,6 +250,19 @@ def test_the_ablation_scores_each_variant_on_validation_only(tiny_data, tmp_path
     assert "the test set is not used" in results["measures"] and read == [200]
 
 
+def test_each_ablation_variant_runs_in_the_runs_precision_unless_it_changes_it(
+        tiny_data, monkeypatch, capsys):
+    seen, original = [], ablation.build_variant
+    monkeypatch.setattr(ablation, "build_variant", lambda *a, **k: seen.append(
+        keras.mixed_precision.global_policy().name) or original(*a, **k))
+    keras.mixed_precision.set_global_policy("float32")
+    status = ablation.main(["--data-dir", str(tiny_data), "--epochs", "1", "--precision",
+                            "mixed_bfloat16", "--variants", "full", "float32", "relu"])
+    assert status == 0, capsys.readouterr().err
+    assert seen == ["mixed_bfloat16", "float32", "mixed_bfloat16"]
+    assert keras.mixed_precision.global_policy().name == "float32"  # the caller's, back
+
+
 def test_the_ablation_refuses_an_unknown_variant_in_one_line(capsys):
     with pytest.raises(SystemExit) as exit:
         ablation.main(["--variants", "no-such-thing"])

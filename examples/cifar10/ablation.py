@@ -82,7 +82,8 @@ def build_variant(x_fit, steps_per_epoch, epochs, whitening=True, dirac=True,
 # --8<-- [end:build_variant]
 
 
-def run_variant(name, train_xy, val_xy, epochs, seed, log):
+def run_variant(name, train_xy, val_xy, epochs, seed, precision, log):
+    """Train and score one variant in `precision`, unless the variant changes it."""
     import keras
 
     from examples.cifar10 import pipeline, train
@@ -91,9 +92,7 @@ def run_variant(name, train_xy, val_xy, epochs, seed, log):
     options = dict(changes)
     augmented = options.pop("augmented", True)
     lookahead = options.pop("lookahead", True)
-    # The variant's precision, or the run's; the next variant starts from the run's again.
-    precision = options.pop("precision", keras.mixed_precision.global_policy())
-    with train.precision_policy(precision):
+    with train.precision_policy(options.pop("precision", precision)):
         keras.utils.set_random_seed(seed)
         batch_size = train.BATCH_SIZES["improved"]
         steps = -(-len(train_xy[0]) // batch_size)
@@ -121,9 +120,8 @@ def measure(args, dataset=None, log=print):
     precision = train.choose_precision(args.precision, "improved")
     ((x_train, y_train), _), source, hashes = dataset or data.load(None)
     train_xy, val_xy = data.split_validation(data.scale(x_train), y_train, 0.1, args.seed)
-    with train.precision_policy(precision):  # the caller gets its own back
-        results = [run_variant(name, train_xy, val_xy, args.epochs, args.seed, log)
-                   for name in args.variants]
+    results = [run_variant(name, train_xy, val_xy, args.epochs, args.seed, precision, log)
+               for name in args.variants]
     return {
         "measures": f"validation accuracy ({len(val_xy[0]):,} held-out training images) "
                     f"after the same number of epochs; the test set is not used",
