@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.requirements-installed
 
-.PHONY: serve test build update-outputs notebooks test-notebooks figures seeds ablation ablation-full-budget clean
+.PHONY: serve test build update-outputs notebooks test-notebooks figures seeds ablation ablation-full-budget ablation-airbench clean
 
 serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000/intro-tensorflow-keras/
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
@@ -44,6 +44,9 @@ ablation: $(READY)  ## plots/ablation.json: validation accuracy with one techniq
 
 ablation-full-budget: $(READY)  ## plots/ablation-full-budget.json: the full recipe and ReLU at the published budget
 	$(BIN)/python -m examples.cifar10.ablation --epochs "$${EPOCHS:-18}" --variants full relu --out "$(PLOTS)/ablation-full-budget.json" $(ABLATION_ARGS)
+
+ablation-airbench: $(READY)  ## plots/ablation-airbench.json: the full recipe with and without airbench's remaining details, at the published budget
+	$(BIN)/python -m examples.cifar10.ablation --epochs "$${EPOCHS:-18}" --variants full airbench-details --out "$(PLOTS)/ablation-airbench.json" $(ABLATION_ARGS)
 
 $(READY): requirements.lock
 	$(PYTHON) -m venv "$(VENV)"

@@ -21,7 +21,7 @@ def published(name="improved"):
 
 def test_the_published_files_pass_the_schema():
     assert set(site.load_runs()) == {"improved", "baseline", "benchmark", "ablation", "seeds",
-                                    "ablation_full_budget"}
+                                    "ablation_full_budget", "ablation_airbench"}
 
 
 def broken(key, value):

@@ -30,12 +30,14 @@ PLOTS = ROOT / "plots"
 RUNS = {"improved": PLOTS / "metrics.json", "baseline": PLOTS / "baseline" / "metrics.json",
         "benchmark": PLOTS / "benchmark.json", "ablation": PLOTS / "ablation.json",
         "seeds": PLOTS / "seeds.json",
-        "ablation_full_budget": PLOTS / "ablation-full-budget.json"}
+        "ablation_full_budget": PLOTS / "ablation-full-budget.json",
+        "ablation_airbench": PLOTS / "ablation-airbench.json"}
 METRIC = re.compile(r"\{\{\s*(?P<run>\w+)\.(?P<path>[\w.]+)\s*(?:\|\s*(?P<fmt>\w+)\s*)?\}\}")
 RESULTS_TABLE = "<!-- results-table -->"
 BENCHMARK_TABLE = "<!-- benchmark-table -->"
 ABLATION_TABLE = "<!-- ablation-table -->"
 ABLATION_FULL_BUDGET_TABLE = "<!-- ablation-full-budget-table -->"
+ABLATION_AIRBENCH_TABLE = "<!-- ablation-airbench-table -->"
 SEEDS_TABLE = "<!-- seeds-table -->"
 NOTEBOOKS = ROOT / "notebooks"
 # The case study's notebook (committed with the outputs of the run behind plots/) is also
@@ -298,6 +300,8 @@ def fill_results(markdown, page_name):
               (ABLATION_TABLE, ("ablation",), lambda runs: ablation_table(runs["ablation"])),
               (ABLATION_FULL_BUDGET_TABLE, ("ablation_full_budget",),
                lambda runs: ablation_table(runs["ablation_full_budget"])),
+              (ABLATION_AIRBENCH_TABLE, ("ablation_airbench",),
+               lambda runs: ablation_table(runs["ablation_airbench"])),
               (SEEDS_TABLE, ("seeds",), lambda runs: seeds_table(runs["seeds"])))
     if METRIC.search(markdown) or any(marker in markdown for marker, _, _ in tables):
         runs = load_runs()

@@ -247,7 +247,7 @@ def check_seeds(results):
 
 CHECKS = {"metrics.json": check_run, "benchmark.json": check_benchmark,
           "ablation.json": check_ablation, "seeds.json": check_seeds,
-          "ablation-full-budget.json": check_ablation}
+          "ablation-full-budget.json": check_ablation, "ablation-airbench.json": check_ablation}
 
 
 def load(path, shown_as=None):
