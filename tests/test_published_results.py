@@ -228,3 +228,27 @@ def test_the_full_budget_check_of_relu_says_what_the_chapter_says():
     # "We kept SiLU."
     from examples.cifar10 import models
     assert models.ACTIVATION == "silu"
+
+
+def test_the_airbench_details_check_says_what_the_chapter_says():
+    check = published("ablation-airbench.json")
+    published_run = published("metrics.json")
+    # "at the full budget and with the same seed"
+    for key in ("epochs", "seed", "precision"):
+        assert check[key] == published_run[key], key
+    accuracy = {v["name"]: v["validation_accuracy"] for v in check["variants"]}
+    seconds = {v["name"]: v["seconds"] for v in check["variants"]}
+    assert list(accuracy) == ["full", "airbench-details"]  # variants.0 is the full recipe
+    # "scored a little lower, by less than half a point, and took longer"
+    assert -0.005 < accuracy["airbench-details"] - accuracy["full"] < 0
+    assert seconds["airbench-details"] > seconds["full"]
+    # "That is within chance": the same recipe and seed, run twice, differ by more.
+    relu_check = published("ablation-full-budget.json")
+    assert relu_check["variants"][0]["name"] == "full"
+    assert relu_check["epochs"] == check["epochs"] and relu_check["seed"] == check["seed"]
+    twice = abs(relu_check["variants"][0]["validation_accuracy"] - accuracy["full"])
+    assert twice > 0 and twice >= 0.5 * abs(accuracy["airbench-details"] - accuracy["full"])
+    # The four details, as the chapter lists them.
+    from examples.cifar10 import details
+    assert details.WHITENING_BIAS_EPOCHS == 3 and details.EPSILON == 1e-12
+    assert "epsilon=1e-5" in (ROOT / "examples/cifar10/models.py").read_text()
