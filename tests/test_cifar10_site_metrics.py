@@ -24,6 +24,19 @@ def test_the_published_files_pass_the_schema():
                                     "ablation_full_budget", "ablation_airbench"}
 
 
+def test_every_published_file_has_a_check_and_every_check_a_file():
+    from pathlib import PurePosixPath
+
+    from examples.cifar10 import schema
+
+    names = {PurePosixPath(path).name for path in schema.PUBLISHED.values()}
+    assert names == set(schema.CHECKS)
+    assert site.RUNS == {name: site.PLOTS / path for name, path in schema.PUBLISHED.items()}
+    # plots/ holds nothing the site would leave unchecked (the figures aside).
+    on_disk = {p.relative_to(site.PLOTS).as_posix() for p in site.PLOTS.rglob("*.json")}
+    assert on_disk == set(schema.PUBLISHED.values())
+
+
 def broken(key, value):
     def damage(metrics):
         target = metrics

@@ -22,16 +22,13 @@ from mkdocs.structure.files import File
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from sybil import Document  # noqa: E402
 
+from examples.cifar10 import schema  # noqa: E402
 from tested_docs import ROOT, blocks, record  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks.site")
 
 PLOTS = ROOT / "plots"
-RUNS = {"improved": PLOTS / "metrics.json", "baseline": PLOTS / "baseline" / "metrics.json",
-        "benchmark": PLOTS / "benchmark.json", "ablation": PLOTS / "ablation.json",
-        "seeds": PLOTS / "seeds.json",
-        "ablation_full_budget": PLOTS / "ablation-full-budget.json",
-        "ablation_airbench": PLOTS / "ablation-airbench.json"}
+RUNS = {name: PLOTS / path for name, path in schema.PUBLISHED.items()}
 METRIC = re.compile(r"\{\{\s*(?P<run>\w+)\.(?P<path>[\w.]+)\s*(?:\|\s*(?P<fmt>\w+)\s*)?\}\}")
 RESULTS_TABLE = "<!-- results-table -->"
 BENCHMARK_TABLE = "<!-- benchmark-table -->"
@@ -80,10 +77,6 @@ def refuse_failed_cells(path, name):
 
 def load_runs():
     """Every plots/ file that exists, each checked against examples/cifar10/schema.py."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from examples.cifar10 import schema
-
     runs = {}
     for name, path in RUNS.items():
         if path.exists():
