@@ -103,3 +103,11 @@ def crafted_batch(command, protocol=2):
 # The tiny official-layout folder the CLI, recipe and strategy tests train on: 5 x 40
 # training and 40 test images (the `tiny_data` fixture in conftest.py writes it).
 TINY = {"n_train_per_batch": 40, "n_test": 40}
+
+
+def images(n=64, seed=0):
+    """Smooth random float images, 32x32x3: neighbouring pixels correlate, as in photos."""
+    rng = np.random.default_rng(seed)
+    base = rng.random((n, 8, 8, 3)).astype("float32")
+    return np.repeat(np.repeat(base, 4, axis=1), 4, axis=2) + \
+        0.05 * rng.random((n, 32, 32, 3)).astype("float32")

@@ -5,7 +5,7 @@ import keras
 import numpy as np
 
 from examples.cifar10 import ablation, details, models, schema, train
-from tests.test_cifar10_recipe import images
+from tests.cifar10_data import images
 
 
 def test_pytorch_init_keeps_identities_and_whitening_and_draws_the_rest_smaller():

@@ -7,16 +7,9 @@ import pytest
 import tensorflow as tf
 
 from examples.cifar10 import ablation, models, pipeline, report, schema, seeds, train
+from tests.cifar10_data import images
 from tests.conftest import ROOT
 
-
-
-def images(n=64, seed=0):
-    rng = np.random.default_rng(seed)
-    # Smooth random images: neighbouring pixels correlate, as in photos.
-    base = rng.random((n, 8, 8, 3)).astype("float32")
-    return np.repeat(np.repeat(base, 4, axis=1), 4, axis=2) + \
-        0.05 * rng.random((n, 32, 32, 3)).astype("float32")
 
 
 # --- the model ------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ def test_case_study_page_shows_the_metrics_and_nothing_unfilled(built_site):
     assert result.returncode == 0, result.stdout + result.stderr
     page = (site / "cifar10" / "index.html").read_text()
     assert "{{" not in page and "results-table" not in page
+    assert not re.search(r"<!-- [\w-]+-table -->", page), "a table marker was left unfilled"
     for name, folder in RUNS.items():
         metrics = json.loads((folder / "metrics.json").read_text())
         for result in ("test", "test_flip_averaged"):

@@ -32,9 +32,9 @@ RUNS = {name: PLOTS / path for name, path in schema.PUBLISHED.items()}
 METRIC = re.compile(r"\{\{\s*(?P<run>\w+)\.(?P<path>[\w.]+)\s*(?:\|\s*(?P<fmt>\w+)\s*)?\}\}")
 RESULTS_TABLE = "<!-- results-table -->"
 BENCHMARK_TABLE = "<!-- benchmark-table -->"
-ABLATION_TABLE = "<!-- ablation-table -->"
-ABLATION_FULL_BUDGET_TABLE = "<!-- ablation-full-budget-table -->"
-ABLATION_AIRBENCH_TABLE = "<!-- ablation-airbench-table -->"
+# Each ablation file has its table: <!-- ablation-table --> for "ablation",
+# <!-- ablation-full-budget-table --> for "ablation_full_budget", and so on.
+ABLATIONS = [name for name in RUNS if name.startswith("ablation")]
 SEEDS_TABLE = "<!-- seeds-table -->"
 NOTEBOOKS = ROOT / "notebooks"
 # The case study's notebook (committed with the outputs of the run behind plots/) is also
@@ -290,11 +290,8 @@ def fill_results(markdown, page_name):
     pages here, the chapter notebooks in tested_docs.notebooks)."""
     tables = ((RESULTS_TABLE, ("improved", "baseline"), results_table),
               (BENCHMARK_TABLE, ("benchmark",), lambda runs: benchmark_table(runs["benchmark"])),
-              (ABLATION_TABLE, ("ablation",), lambda runs: ablation_table(runs["ablation"])),
-              (ABLATION_FULL_BUDGET_TABLE, ("ablation_full_budget",),
-               lambda runs: ablation_table(runs["ablation_full_budget"])),
-              (ABLATION_AIRBENCH_TABLE, ("ablation_airbench",),
-               lambda runs: ablation_table(runs["ablation_airbench"])),
+              *((f"<!-- {name.replace('_', '-')}-table -->", (name,),
+                 lambda runs, name=name: ablation_table(runs[name])) for name in ABLATIONS),
               (SEEDS_TABLE, ("seeds",), lambda runs: seeds_table(runs["seeds"])))
     if METRIC.search(markdown) or any(marker in markdown for marker, _, _ in tables):
         runs = load_runs()

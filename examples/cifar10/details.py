@@ -54,6 +54,15 @@ class FirstSteps(keras.optimizers.schedules.LearningRateSchedule):
                 "steps": self.steps}
 
 
+def stopped_after(optimizer, steps):
+    """A new optimizer like `optimizer`, whose learning rate is zero from `steps` on."""
+    config = optimizer.get_config()
+    del config["name"]  # a fresh name, as a new optimizer would get
+    schedule = keras.optimizers.schedules.deserialize(
+        config["learning_rate"], custom_objects={"Triangle": train.Triangle})
+    return type(optimizer).from_config({**config, "learning_rate": FirstSteps(schedule, steps)})
+
+
 def build(x_fit, steps_per_epoch, epochs, seed):
     """The improved model and recipe with airbench's details, compiled."""
     model = models.build_improved()
@@ -69,11 +78,8 @@ def build(x_fit, steps_per_epoch, epochs, seed):
     whitening.kernel.trainable = False
     weights = train.make_sgd(steps_per_epoch, epochs)
     shifts = train.make_sgd(steps_per_epoch, epochs, train.BIAS_LR_SCALE)
-    peak = train.SGD_LEARNING_RATE
-    whitening_bias = keras.optimizers.SGD(
-        FirstSteps(train.Triangle(peak, steps_per_epoch * epochs),
-                   steps_per_epoch * WHITENING_BIAS_EPOCHS),
-        momentum=train.MOMENTUM, nesterov=True, weight_decay=train.SHRINK_PER_STEP / peak)
+    whitening_bias = stopped_after(train.make_sgd(steps_per_epoch, epochs),
+                                   steps_per_epoch * WHITENING_BIAS_EPOCHS)
 
     def optimizer_of(variable):
         if variable.path.endswith("/beta"):
