@@ -548,7 +548,8 @@ def scale(images):
 def split_validation(x, y, fraction, seed):
     """Hold out a shuffled `fraction` of the training set for validation.
 
-    The test set is never used to choose anything: it is evaluated once, at the end.
+    The test set is never used to choose anything: it is evaluated once, at the
+    end.
     """
     order = np.random.default_rng(seed).permutation(len(x))
     n_val = max(1, int(round(len(x) * fraction)))

@@ -11,8 +11,10 @@ the notebook does in Colab; CIFAR10_STAND_IN=1 trains on 240 random images in a
 few seconds instead, which is how the docs harness and the tests check the steps.
 """
 # --8<-- [start:imports]
+import io
 import os
 import time
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -29,27 +31,19 @@ from examples.cifar10.train import (BATCH_SIZES, EpochTimer, build_and_compile,
                                     flip_averaged_accuracy, recipe_callbacks)
 
 # --8<-- [start:load]
-# CIFAR10_STAND_IN=1: 240 random images, to check in seconds that every step
-# runs (the tests set it); they teach the model nothing.
+# Stand-in images only when asked: the tests set CIFAR10_STAND_IN=1.
 STAND_IN = os.environ.get("CIFAR10_STAND_IN", "") not in ("", "0")
-# CIFAR10_DATA_DIR: an extracted cifar-10-python.tar.gz, read offline.
+# An extracted cifar-10-python.tar.gz to read offline, if set.
 DATA_DIR = os.environ.get("CIFAR10_DATA_DIR", "")
 file_hashes = {}  # sha256 of each batch file read offline, for the record
-if STAND_IN:
-    noise = np.random.default_rng(0)
-    x_train = noise.integers(0, 256, size=(200, 32, 32, 3), dtype=np.uint8)
-    x_test = noise.integers(0, 256, size=(40, 32, 32, 3), dtype=np.uint8)
-    y_train = noise.integers(0, 10, size=200)
-    y_test = noise.integers(0, 10, size=40)
-elif DATA_DIR:
-    # The project's safe reader (docs/cifar10-engineering.md), from its
-    # repository; Keras' download needs none of it.
+if STAND_IN:  # 240 random images: every step runs in seconds, learns nothing
+    from examples.cifar10.stand_in import stand_in_images
+    (x_train, y_train), (x_test, y_test) = stand_in_images()
+elif DATA_DIR:  # the project's safe reader, from its repository
     from examples.cifar10.data import load_from_dir
-
     splits, file_hashes = load_from_dir(DATA_DIR)
     (x_train, y_train), (x_test, y_test) = splits
-else:
-    # About 170 MB, downloaded once and checked against its sha256.
+else:  # about 170 MB, downloaded once and checked against its sha256
     (x_train, y_train), (x_test, y_test) = keras.datasets.cifar10.load_data()
     y_train, y_test = y_train.ravel(), y_test.ravel()  # (N, 1) -> (N,)
 print(f"training images {x_train.shape}, test images {x_test.shape}")
