@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.requirements-installed
 
-.PHONY: serve test build update-outputs notebooks test-notebooks figures seeds ablation ablation-full-budget ablation-airbench clean
+.PHONY: serve test build update-outputs notebooks test-notebooks figures seeds ablation ablation-full-budget ablation-airbench ablation-xla clean
 
 serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000/intro-tensorflow-keras/
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
@@ -47,6 +47,9 @@ ablation-full-budget: $(READY)  ## plots/ablation-full-budget.json: the full rec
 
 ablation-airbench: $(READY)  ## plots/ablation-airbench.json: the full recipe with and without airbench's remaining details, at the published budget
 	$(BIN)/python -m examples.cifar10.ablation --epochs "$${EPOCHS:-18}" --variants full airbench-details --out "$(PLOTS)/ablation-airbench.json" $(ABLATION_ARGS)
+
+ablation-xla: $(READY)  ## plots/ablation-xla.json: the full recipe with and without XLA compilation (jit_compile=True), at the ablation budget
+	$(BIN)/python -m examples.cifar10.ablation --variants full xla --out "$(PLOTS)/ablation-xla.json" $(ABLATION_ARGS)
 
 $(READY): requirements.lock
 	$(PYTHON) -m venv "$(VENV)"

@@ -51,6 +51,8 @@ def pytest_configure(config):
         raise pytest.UsageError("--update-outputs rewrites pages from this one process: "
                                 "run it without -n (make update-outputs does)")
     os.environ.setdefault("MPLBACKEND", "Agg")
+    # The case study trains on 240 random images here, not on a download.
+    os.environ.setdefault("CIFAR10_STAND_IN", "1")
     import matplotlib.pyplot as plt
 
     # A page's plt.show() is for the reader's screen; here the figure is checked instead.

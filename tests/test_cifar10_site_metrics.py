@@ -19,9 +19,15 @@ def published(name="improved"):
     return json.loads(site.RUNS[name].read_text())
 
 
+# Published files whose measurement has not run yet (`make ablation-xla` writes
+# plots/ablation-xla.json); empty this set when the file is committed.
+AWAITING_A_RUN = set() if (ROOT / "plots" / "ablation-xla.json").exists() \
+    else {"ablation_xla"}
+
 def test_the_published_files_pass_the_schema():
-    assert set(site.load_runs()) == {"improved", "baseline", "benchmark", "ablation", "seeds",
-                                    "ablation_full_budget", "ablation_airbench"}
+    expected = {"improved", "baseline", "benchmark", "ablation", "seeds",
+                "ablation_full_budget", "ablation_airbench", "ablation_xla"}
+    assert set(site.load_runs()) == expected - AWAITING_A_RUN
 
 
 def test_every_published_file_has_a_check_and_every_check_a_file():
@@ -34,7 +40,8 @@ def test_every_published_file_has_a_check_and_every_check_a_file():
     assert site.RUNS == {name: site.PLOTS / path for name, path in schema.PUBLISHED.items()}
     # plots/ holds nothing the site would leave unchecked (the figures aside).
     on_disk = {p.relative_to(site.PLOTS).as_posix() for p in site.PLOTS.rglob("*.json")}
-    assert on_disk == set(schema.PUBLISHED.values())
+    awaiting = {schema.PUBLISHED[name] for name in AWAITING_A_RUN}
+    assert on_disk == set(schema.PUBLISHED.values()) - awaiting
 
 
 def broken(key, value):

@@ -45,18 +45,52 @@ def test_figures_are_images_with_one_point_per_epoch_of_the_run(run):
             assert image.format == "PNG" and image.width >= 400 and image.height >= 300
 
 
-def test_case_study_page_shows_the_metrics_and_nothing_unfilled(built_site):
+PAGES = ("cifar10", "cifar10-engineering")  # the chapter and "Behind the numbers"
+
+
+def test_case_study_pages_show_the_metrics_and_nothing_unfilled(built_site):
     site, result = built_site
     assert result.returncode == 0, result.stdout + result.stderr
-    page = (site / "cifar10" / "index.html").read_text()
-    assert "{{" not in page and "results-table" not in page
-    assert not re.search(r"<!-- [\w-]+-table -->", page), "a table marker was left unfilled"
+    pages = {name: (site / name / "index.html").read_text() for name in PAGES}
+    for html in pages.values():
+        assert "{{" not in html and "results-table" not in html
+        assert not re.search(r"<!-- [\w-]+-table -->", html), "a table marker was left unfilled"
+    page = pages["cifar10"]
     for name, folder in RUNS.items():
         metrics = json.loads((folder / "metrics.json").read_text())
         for result in ("test", "test_flip_averaged"):
             shown = f"{100 * metrics['final'][result]['accuracy']:.2f} %"
             assert shown in page, f"{name}'s {result} accuracy {shown} is not on the page"
-    assert 'src="../plots/acc.png"' in page and 'src="../plots/loss.png"' in page
+    for figure in ("acc", "loss", "samples", "confusion", "errors"):
+        assert f'src="../plots/{figure}.png"' in page, figure
+
+
+def test_every_published_table_is_on_one_of_the_two_pages():
+    """Nothing measured is lost: each table of plots/ has its marker on a page,
+    every ablation file but one still to be measured (see AWAITING below)."""
+    from examples.cifar10 import schema
+
+    text = "".join((ROOT / "docs" / f"{name}.md").read_text() for name in PAGES)
+    markers = ["<!-- results-table -->", "<!-- benchmark-table -->",
+               "<!-- seeds-table -->"]
+    markers += [f"<!-- {name.replace('_', '-')}-table -->"
+                for name in schema.PUBLISHED if name.startswith("ablation")
+                and (ROOT / "plots" / schema.PUBLISHED[name]).exists()]
+    assert all(text.count(marker) == 1 for marker in markers), markers
+
+
+def test_the_notebook_page_has_its_own_title_an_edit_link_that_works_and_no_search(
+        built_site):
+    site, _ = built_site
+    html = (site / "cifar10-notebook" / "index.html").read_text()
+    assert re.search(r"<h1[^>]*>The case study as a notebook", html)
+    assert not re.search(r"<h1[^>]*>CIFAR-10 case study", html)  # the chapter's
+    edits = re.findall(r'href="([^"]+)"[^>]*title="Edit this page"', html)
+    assert edits and all(e.endswith("/edit/main/docs/cifar10.md") for e in edits)
+    index = json.loads((site / "search" / "search_index.json").read_text())
+    locations = [doc["location"] for doc in index["docs"]]
+    assert any(loc.startswith("cifar10/") for loc in locations)
+    assert not any(loc.startswith("cifar10-notebook/") for loc in locations)
 
 
 # --- what the chapter says about the published files ---------------------------------------
@@ -92,17 +126,14 @@ def test_the_seeds_file_holds_the_published_run_and_its_spread():
     assert all(r["device"].startswith("CPU: ") for r in runs)
 
 
-def test_the_goal_note_says_what_the_runs_reached():
-    """The chapter says the 90 % in 20 minutes goal was not reached: true of every run?"""
-    seeds = published("seeds.json")
-    assert seeds["test_accuracy"]["mean"] < 0.90
-    # If a seed ever reached it, the note would have to say so.
-    assert not any(r["test_accuracy"] >= 0.90 and r["training_seconds"] <= 1200
-                   for r in seeds["runs"])
-    # "every run finished within twenty minutes"
-    assert all(r["training_seconds"] <= 1200 for r in seeds["runs"])
-    # "more than the 11 epochs" of airbench93
-    assert published("metrics.json")["epochs"] > 11
+def test_the_chapter_states_the_runs_conditions_as_they_were():
+    """'about N min on two CPU cores'; 'airbench93 reaches its 93 % in 11 epochs on
+    a GPU; the published runs train for 18'; every seed ran on a CPU."""
+    metrics = published("metrics.json")
+    assert metrics["device"].startswith("CPU: ")
+    assert metrics["epochs"] > 11
+    assert all(r["device"].startswith("CPU: ")
+               for r in published("seeds.json")["runs"])
 
 
 def test_ablation_and_benchmark_measure_validation_accuracy():

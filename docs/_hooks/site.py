@@ -168,7 +168,7 @@ def results_table(runs):
         ("Test loss", "final.test.loss", None),
     ]
     names = ["baseline", "improved"]
-    lines = ["| | " + " | ".join(f"`{n}`" for n in names) + " |",
+    lines = ["| Measure | " + " | ".join(f"`{n}`" for n in names) + " |",
              "|---|" + "---:|" * len(names)]
     for label, path, fmt in rows:
         cells = []

@@ -21,23 +21,26 @@ from examples.cifar10.cli import (OneLineParser, add_data_dir, add_precision, ad
 from examples.cifar10.data import DataError, shown
 
 # --8<-- [start:variants]
-# name: (what changes, keyword arguments of build_variant). "full" is the recipe itself.
+# name: (what changes, keyword arguments of build_variant). "full" is the recipe
+# itself.
 VARIANTS = {
     "full": ("the published recipe", {}),
-    "no-whitening": ("first convolution trained from a random start, not frozen whitening",
-                     {"whitening": False}),
+    "no-whitening": ("first convolution trained from a random start, "
+                     "not frozen whitening", {"whitening": False}),
     "no-dirac": ("convolutions start random (He uniform), not as identities",
                  {"dirac": False}),
-    "no-label-smoothing": ("plain cross-entropy: label smoothing 0 instead of 0.2",
-                           {"smoothing": 0.0}),
+    "no-label-smoothing": ("plain cross-entropy: label smoothing 0 "
+                           "instead of 0.2", {"smoothing": 0.0}),
     "no-shift-boost": ("batch-norm shifts learn at the weights' rate, not 64x",
                        {"bias_lr_scale": 1}),
     "no-augmentation": ("no random crops or mirrors", {"augmented": False}),
-    "no-lookahead": ("no jumps to the weights' running average", {"lookahead": False}),
-    "weak-decay": ("weight decay 0.2 % per step: airbench's figure taken without its "
-                   "momentum (6.7x weaker)", {"shrink": 0.002}),
+    "no-lookahead": ("no jumps to the weights' running average",
+                     {"lookahead": False}),
+    "weak-decay": ("weight decay 0.2 % per step: airbench's figure taken "
+                   "without its momentum (6.7x weaker)", {"shrink": 0.002}),
     "relu": ("ReLU instead of SiLU", {"activation": "relu"}),
-    "float32": ("every computation in float32, none in bfloat16", {"precision": "float32"}),
+    "float32": ("every computation in float32, none in bfloat16",
+                {"precision": "float32"}),
 }
 # --8<-- [end:variants]
 # Measured at the full budget only (make ablation-airbench): see examples/cifar10/details.py.
@@ -46,7 +49,13 @@ DETAILS = {
                          "epochs, whitening bias trained for 3 epochs, PyTorch's smaller "
                          "starting weights, batch-norm epsilon 1e-12", {"details": True}),
 }
-ALL_VARIANTS = {**VARIANTS, **DETAILS}
+# Measured at the ablation budget on request (make ablation-xla): the same
+# recipe, only compiled differently, so it changes the time, not the score.
+SPEED = {
+    "xla": ("the full recipe with its training step compiled by XLA "
+            "(jit_compile=True)", {"jit_compile": True}),
+}
+ALL_VARIANTS = {**VARIANTS, **DETAILS, **SPEED}
 MAX_EPOCHS = 100
 
 
@@ -60,7 +69,8 @@ def build_parser():
     p.add_argument("--variants", nargs="+", choices=list(ALL_VARIANTS),
                    default=list(VARIANTS), metavar="NAME",
                    help="which to run, from: " + ", ".join(ALL_VARIANTS)
-                        + " (default: all but " + ", ".join(DETAILS) + ")")
+                        + " (default: all but "
+                        + ", ".join([*DETAILS, *SPEED]) + ")")
     add_seed(p, "seeds Python, NumPy and TensorFlow before each variant, and the split")
     add_precision(p, "; the same for every variant")
     p.add_argument("--out", type=Path, metavar="FILE",
@@ -69,8 +79,9 @@ def build_parser():
 
 
 # --8<-- [start:build_variant]
-def build_variant(x_fit, steps_per_epoch, epochs, whitening=True, dirac=True,
-                  activation=None, smoothing=None, bias_lr_scale=None, shrink=None):
+def build_variant(x_fit, steps_per_epoch, epochs, whitening=True,
+                  dirac=True, activation=None, smoothing=None,
+                  bias_lr_scale=None, shrink=None, jit_compile="auto"):
     """The improved model and recipe, compiled, with the given changes."""
     from examples.cifar10 import models, train
 
@@ -85,7 +96,7 @@ def build_variant(x_fit, steps_per_epoch, epochs, whitening=True, dirac=True,
             train.SHRINK_PER_STEP if shrink is None else shrink),
         loss=train.SmoothedCrossentropy(
             train.LABEL_SMOOTHING if smoothing is None else smoothing),
-        metrics=["accuracy"])
+        metrics=["accuracy"], jit_compile=jit_compile)
     return model
 # --8<-- [end:build_variant]
 

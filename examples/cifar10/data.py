@@ -25,43 +25,48 @@ class DataError(Exception):
 
 # --8<-- [start:unpickler]
 def shown(text, limit=60):
-    """Text from a file, safe for a terminal: control characters escaped, length capped."""
+    """Text from a file, safe for a terminal: control characters escaped, length
+    capped."""
     if isinstance(text, (bytes, bytearray)):
         text = bytes(text[:limit * 4]).decode("latin-1")
     text = str(text)
     cut = len(text) > limit
-    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+    text = "".join(c if c.isprintable() else repr(c)[1:-1]
+                   for c in text[:limit])
     return text + ("..." if cut else "")
 
 
-# Limits that hold for every official batch with room to spare (a batch is 10,000 images,
-# 30.7 MB of pixels and about 30,000 opcodes), so that no file can take more than a
-# small multiple of its size in memory, or more than a moment to refuse.
+# Limits that hold for every official batch with room to spare (a batch is
+# 10,000 images, 30.7 MB of pixels and about 30,000 opcodes), so that no file
+# can take more than a small multiple of its size in memory, or more than a
+# moment to refuse.
 MAX_FILE_BYTES = 256 * 2**20
 MAX_OPCODES = 200_000
 MAX_MARK_DEPTH = 16
 MAX_DICT_KEYS = 64
-DTYPES = {"u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "b1"}  # plain numbers only
+# plain numbers only
+DTYPES = {"u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "b1"}
 
 
 class RestrictedUnpickler:
     """Read a pickle that holds what a CIFAR-10 batch holds, and nothing else.
 
-    A pickle is a program: it can name any importable callable and have it called while it
-    loads. A crafted batch could run a shell command that way, or hand NumPy a state that
-    corrupts memory, or ask a codec for gigabytes. So the file is never given to `pickle`:
-    its opcodes are walked one by one (`pickletools.genops` parses them without building
-    anything), and only these calls are carried out, by this class, on checked arguments:
+    A pickle is a program: it can name any importable callable and have it
+    called while it loads. A crafted batch could run a shell command that way,
+    or hand NumPy a state that corrupts memory, or ask a codec for gigabytes. So
+    the file is never given to `pickle`: its opcodes are walked one by one
+    (`pickletools.genops` parses them without building anything), and only these
+    calls are carried out, by this class, on checked arguments:
 
     - `numpy.dtype(name)` for a plain integer type such as `'u1'`;
-    - `_reconstruct(ndarray, (0,), b'b')` followed by its state, or `_frombuffer(...)`:
-      an array built here with `np.frombuffer` from exactly `prod(shape) * itemsize`
-      bytes of the file;
-    - `_codecs.encode(text, 'latin1')` and `bytes()`: how Python 3 writes byte strings
-      in protocols 0 to 2.
+    - `_reconstruct(ndarray, (0,), b'b')` followed by its state, or
+      `_frombuffer(...)`: an array built here with `np.frombuffer` from
+      exactly `prod(shape) * itemsize` bytes of the file;
+    - `_codecs.encode(text, 'latin1')` and `bytes()`: how Python 3 writes byte
+      strings in protocols 0 to 2.
 
-    Any other global, opcode or argument is refused with `pickle.UnpicklingError` before
-    anything is imported or called.
+    Any other global, opcode or argument is refused with
+    `pickle.UnpicklingError` before anything is imported or called.
     """
 
     GLOBALS = {
@@ -82,15 +87,18 @@ class RestrictedUnpickler:
         self.file = file
 
     def load(self):
-        """Return the unpickled object; raise pickle.UnpicklingError for anything else."""
+        """Return the unpickled object; raise pickle.UnpicklingError for
+        anything else."""
         try:
             return _Machine().run(self.file)
         except pickle.UnpicklingError:
             raise
         except (ValueError, TypeError, OverflowError, KeyError, IndexError,
                 UnicodeError, EOFError, MemoryError) as err:
-            # pickletools reports a damaged file (truncation, bad lengths) this way.
-            raise pickle.UnpicklingError(f"damaged pickle ({shown(err, 100)})") from None
+            # pickletools reports a damaged file (truncation, bad lengths) this
+            # way.
+            raise pickle.UnpicklingError(
+                f"damaged pickle ({shown(err, 100)})") from None
 
 
 def refuse(why):
@@ -117,7 +125,8 @@ def _shape(value):
 
 
 def _dtype(value):
-    if isinstance(value, _Pending) and value.kind == "dtype" and value.value is not None:
+    if isinstance(value, _Pending) and value.kind == "dtype" \
+            and value.value is not None:
         return value.value
     if isinstance(value, np.dtype):
         return value
@@ -125,11 +134,13 @@ def _dtype(value):
 
 
 def _array(raw, dtype, shape, order):
-    """An array from exactly the bytes its shape and dtype need: no strides, no objects."""
+    """An array from exactly the bytes its shape and dtype need: no strides, no
+    objects."""
     if not isinstance(raw, (bytes, bytearray)):
         refuse("array data is not raw bytes (object arrays are refused)")
     if len(raw) != math.prod(shape) * dtype.itemsize:
-        refuse(f"array of shape {shape} needs {math.prod(shape) * dtype.itemsize} bytes, "
+        needed = math.prod(shape) * dtype.itemsize
+        refuse(f"array of shape {shape} needs {needed} bytes, "
                f"file has {len(raw)}")
     return np.frombuffer(bytes(raw), dtype=dtype).reshape(shape, order=order)
 
@@ -235,7 +246,8 @@ class _Machine:
         self.push(arg)
 
     def op_STRING(self, arg):
-        # Python 2 `str`: loaded as bytes (encoding="bytes"); pickletools gives latin-1 text.
+        # Python 2 `str`: loaded as bytes (encoding="bytes"); pickletools gives
+        # latin-1 text.
         self.push(arg.encode("latin-1") if isinstance(arg, str) else bytes(arg))
 
     op_BINSTRING = op_SHORT_BINSTRING = op_STRING
@@ -316,7 +328,8 @@ class _Machine:
         if len(items) % 2:
             refuse("odd number of dict items")
         for key, value in zip(items[::2], items[1::2]):
-            # str and bytes hash with a per-process secret: no crafted collisions.
+            # str and bytes hash with a per-process secret: no crafted
+            # collisions.
             if type(key) not in (str, bytes):
                 refuse("dict key is not a string")
             target[key] = value
@@ -351,9 +364,11 @@ class _Machine:
 
     @staticmethod
     def call_encode(text=None, encoding=None, *rest):
-        if type(text) is not str or encoding not in ("latin1", "latin-1") or rest:
+        if type(text) is not str or encoding not in ("latin1", "latin-1") \
+                or rest:
             refuse("_codecs.encode is only allowed as encode(text, 'latin1')")
-        return text.encode("latin-1")  # one byte per character: no bigger than the file
+        # one byte per character: no bigger than the file
+        return text.encode("latin-1")
 
     @staticmethod
     def call_bytes(*args):
@@ -365,15 +380,17 @@ class _Machine:
     def call_dtype(name=None, align=False, copy=True, *rest):
         if isinstance(name, bytes):
             name = name.decode("latin-1")
-        if name not in DTYPES or rest or align not in (0, 1) or copy not in (0, 1):
+        if name not in DTYPES or rest or align not in (0, 1) \
+                or copy not in (0, 1):
             refuse(f"dtype {shown(name)} is not a plain integer type")
         return _Pending("dtype", np.dtype(name))
 
     @staticmethod
     def call_reconstruct(cls=None, shape=None, typecode=None, *rest):
-        if not (isinstance(cls, _Global) and cls.role == "ndarray") or shape != (0,) \
-                or typecode not in (b"b", "b") or rest:
-            refuse("_reconstruct is only allowed as _reconstruct(ndarray, (0,), b'b')")
+        if not (isinstance(cls, _Global) and cls.role == "ndarray") \
+                or shape != (0,) or typecode not in (b"b", "b") or rest:
+            refuse("_reconstruct is only allowed as "
+                   "_reconstruct(ndarray, (0,), b'b')")
         return _Pending("array")
 
     @staticmethod
@@ -384,15 +401,18 @@ class _Machine:
 
     def op_BUILD(self, arg):
         state = self.pop()
-        if not self.stack or not isinstance(self.stack[-1], _Pending) or self.stack[-1].built:
+        if not self.stack or not isinstance(self.stack[-1], _Pending) \
+                or self.stack[-1].built:
             refuse("BUILD is only allowed once, on a new dtype or array")
         target = self.stack[-1]
         target.built = True
         if target.kind == "dtype":
-            # The state NumPy writes for a plain number type; anything else (fields, a
-            # subarray, another item size: how a dtype is turned into an object pointer)
-            # is refused. The dtype itself was made from its name alone.
-            if type(state) is not tuple or len(state) not in (8, 9) or state[0] not in (3, 4) \
+            # The state NumPy writes for a plain number type; anything else
+            # (fields, a subarray, another item size: how a dtype is turned into
+            # an object pointer) is refused. The dtype itself was made from its
+            # name alone.
+            if type(state) is not tuple or len(state) not in (8, 9) \
+                    or state[0] not in (3, 4) \
                     or state[1] not in ("|", "<", "=", b"|", b"<", b"=") \
                     or state[2:8] != (None, None, None, -1, -1, 0):
                 refuse("dtype state is not that of a plain number type")
@@ -401,7 +421,8 @@ class _Machine:
                 or state[3] not in (0, 1):
             refuse("array state is not (1, shape, dtype, fortran, data)")
         _, shape, dtype, fortran, raw = state
-        target.value = _array(raw, _dtype(dtype), _shape(shape), "F" if fortran else "C")
+        target.value = _array(raw, _dtype(dtype), _shape(shape),
+                              "F" if fortran else "C")
 # --8<-- [end:unpickler]
 
 
@@ -421,8 +442,10 @@ def one_line(err):
 
 
 def file_kind(mode):
-    for test, kind in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+    for test, kind in ((stat.S_ISDIR, "a directory"),
+                       (stat.S_ISFIFO, "a FIFO"),
+                       (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"),
                        (stat.S_ISBLK, "a block device")):
         if test(mode):
             return kind
@@ -430,24 +453,29 @@ def file_kind(mode):
 
 
 def read_bytes(path):
-    """The bytes of a regular file of at most MAX_FILE_BYTES; DataError otherwise."""
+    """The bytes of a regular file of at most MAX_FILE_BYTES; DataError
+    otherwise."""
     try:
-        # O_NONBLOCK: opening a FIFO must not wait for a writer; the type is checked next.
+        # O_NONBLOCK: opening a FIFO must not wait for a writer; the type is
+        # checked next.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
-        raise DataError(f"{path}: cannot read ({err.strerror or one_line(err)})") from None
+        reason = err.strerror or one_line(err)
+        raise DataError(f"{path}: cannot read ({reason})") from None
     info = os.fstat(fd)
     if not stat.S_ISREG(info.st_mode):
         os.close(fd)
-        raise DataError(f"{path}: is {file_kind(info.st_mode)}, not a regular file")
+        raise DataError(f"{path}: is {file_kind(info.st_mode)}, "
+                        "not a regular file")
     with open(fd, "rb") as f:
         if info.st_size > MAX_FILE_BYTES:
-            raise DataError(f"{path}: {info.st_size} bytes is too large for a CIFAR-10 batch "
-                            f"(at most {MAX_FILE_BYTES})")
+            raise DataError(f"{path}: {info.st_size} bytes is too large for "
+                            f"a CIFAR-10 batch (at most {MAX_FILE_BYTES})")
         try:
             raw = f.read(MAX_FILE_BYTES + 1)
         except OSError as err:
-            raise DataError(f"{path}: cannot read ({err.strerror or one_line(err)})") from None
+            reason = err.strerror or one_line(err)
+            raise DataError(f"{path}: cannot read ({reason})") from None
     if len(raw) > MAX_FILE_BYTES:  # grew while we read it
         raise DataError(f"{path}: larger than {MAX_FILE_BYTES} bytes")
     return raw
@@ -458,61 +486,71 @@ def parse_batch(raw, path):
     try:
         batch = RestrictedUnpickler(io.BytesIO(raw), encoding="bytes").load()
     except pickle.UnpicklingError as err:
-        # A damaged or crafted pickle: truncation, a bad opcode, a refused global, a
-        # size that does not match. Each is bad data, reported in one line.
+        # A damaged or crafted pickle: truncation, a bad opcode, a refused
+        # global, a size that does not match. Each is bad data, reported in one
+        # line.
         raise DataError(f"{path}: not a readable CIFAR-10 batch "
                         f"(UnpicklingError: {shown(err, 200)})") from None
     if not isinstance(batch, dict):
         raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict)")
-    batch = {k.decode("latin-1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    batch = {k.decode("latin-1") if isinstance(k, bytes) else k: v
+             for k, v in batch.items()}
     data, labels = batch.get("data"), batch.get("labels")
-    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
-            or data.shape[1] != 3072:
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 \
+            or data.ndim != 2 or data.shape[1] != 3072:
         raise DataError(f"{path}: 'data' is not an N x 3072 uint8 array")
     if len(data) == 0:
         raise DataError(f"{path}: holds no images")
     # A list of Python ints (as the official files hold) or a 1-D integer array.
     if isinstance(labels, list) and all(type(v) is int for v in labels):
-        labels = np.array(labels, dtype=np.int64) if all(0 <= v <= 9 for v in labels) \
-            else None
+        in_range = all(0 <= v <= 9 for v in labels)
+        labels = np.array(labels, dtype=np.int64) if in_range else None
     elif not (isinstance(labels, np.ndarray) and labels.dtype.kind in "iu"
               and labels.ndim == 1):
         labels = None
     if labels is None or labels.shape != (len(data),) or labels.min() < 0 \
             or labels.max() > 9:
-        raise DataError(f"{path}: 'labels' must be {len(data)} class ids in 0..9")
+        raise DataError(f"{path}: 'labels' must be {len(data)} class ids "
+                        "in 0..9")
     # Stored channels-first (3 planes of 32x32); Keras wants channels-last.
     images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
     return images, labels.astype(np.int64)
 
 
 def read_batch(path):
-    """Return (images, labels) of one batch file: uint8 (N, 32, 32, 3) and int64 (N,)."""
+    """Return (images, labels) of one batch file: uint8 (N, 32, 32, 3) and int64
+    (N,)."""
     return parse_batch(read_bytes(path), path)
 
 
 def find_folder(data_dir):
-    """Accept the extracted `cifar-10-batches-py` folder itself or the folder holding it."""
+    """Accept the extracted `cifar-10-batches-py` folder itself or the folder
+    holding it."""
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
-        problem = "not a directory" if data_dir.exists() else "no such directory"
+        problem = ("not a directory" if data_dir.exists()
+                   else "no such directory")
         raise DataError(f"--data-dir {data_dir}: {problem}")
     return data_dir / FOLDER if (data_dir / FOLDER).is_dir() else data_dir
 
 
 def check_files(folder):
-    missing = [n for n in TRAIN_FILES + [TEST_FILE] if not (folder / n).exists()]
+    missing = [n for n in TRAIN_FILES + [TEST_FILE]
+               if not (folder / n).exists()]
     if missing:
-        raise DataError(f"{folder}: missing CIFAR-10 file(s) {', '.join(missing)}")
+        raise DataError(f"{folder}: missing CIFAR-10 file(s) "
+                        f"{', '.join(missing)}")
 
 
 def load_from_dir(data_dir):
-    """Read the official layout; return ((x_train, y_train), (x_test, y_test)), sha256 per file."""
+    """Read the official layout; return ((x_train, y_train), (x_test, y_test)),
+    sha256 per file."""
     folder = find_folder(data_dir)
     check_files(folder)
     parts, hashes = [], {}
     for name in TRAIN_FILES + [TEST_FILE]:
-        raw = read_bytes(folder / name)  # read once: the hash is of the bytes parsed
+        # read once: the hash is of the bytes parsed
+        raw = read_bytes(folder / name)
         hashes[name] = hashlib.sha256(raw).hexdigest()
         parts.append(parse_batch(raw, folder / name))
         del raw
@@ -548,7 +586,8 @@ def scale(images):
 def split_validation(x, y, fraction, seed):
     """Hold out a shuffled `fraction` of the training set for validation.
 
-    The test set is never used to choose anything: it is evaluated once, at the end.
+    The test set is never used to choose anything: it is evaluated once, at the
+    end.
     """
     order = np.random.default_rng(seed).permutation(len(x))
     n_val = max(1, int(round(len(x) * fraction)))

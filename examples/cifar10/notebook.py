@@ -5,7 +5,8 @@
 The notebook is generated from docs/cifar10.md (tested_docs.notebooks) and executed
 top to bottom in a fresh Jupyter kernel, on the data in DIR (`download`: Keras fetches
 it) for N epochs, through the environment variables its cells read (CIFAR10_DATA_DIR,
-CIFAR10_EPOCHS). From that same run it writes acc.png, loss.png and metrics.json into
+unset for the download, and CIFAR10_EPOCHS; never CIFAR10_STAND_IN). From that same
+run it writes acc.png, loss.png and metrics.json into
 --out (plots/ by default, swapped in as one set, as the command line does) and the
 notebook with its outputs to --notebook (notebooks/cifar10.ipynb), so the numbers the
 notebook prints are the numbers the site publishes. `make figures` runs it.
@@ -101,6 +102,20 @@ def data_source(data_dir):
     return f"--data-dir {folder.name} (official layout)"
 
 
+def notebook_environment(data_dir, epochs, root):
+    """The variables the notebook's cells read: the real data, never the stand-in
+    images (CIFAR10_STAND_IN), and Keras' download unless a folder is given."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("CIFAR10_STAND_IN", "CIFAR10_DATA_DIR")}
+    if data_dir != "download":
+        env["CIFAR10_DATA_DIR"] = str(data_dir)
+    env["CIFAR10_EPOCHS"] = str(epochs)
+    # The offline reader and the chapter's exercises import examples.cifar10.
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(root), os.environ.get("PYTHONPATH")]))
+    return env
+
+
 def keras_cache_hashes():
     """sha256 of the batch files Keras downloaded (data.load_from_keras records the same)."""
     cache = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
@@ -116,11 +131,7 @@ def publish(args, argv):
     source = data_source(args.data_dir)
     notebook = notebooks.build(PAGE)
     metadata = json.loads(json.dumps(notebook.metadata))
-    env = {**os.environ, "CIFAR10_DATA_DIR": str(args.data_dir),
-           "CIFAR10_EPOCHS": str(args.epochs),
-           # The chapter's exercises import examples.cifar10 (the repository's code).
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(notebooks.ROOT),
-                                                       os.environ.get("PYTHONPATH")]))}
+    env = notebook_environment(args.data_dir, args.epochs, notebooks.ROOT)
     with tempfile.TemporaryDirectory(prefix="cifar10-notebook-") as workdir:
         print(f"running the notebook of docs/{PAGE} ({args.epochs} epochs): its cells' "
               f"outputs go into {args.notebook}", file=sys.stderr)

@@ -43,9 +43,11 @@ def write_atomically(path, data):
 # --8<-- [start:plot]
 def plot_curve(history, metric, label):
     """Training vs validation `metric` per epoch, as PNG bytes."""
-    import matplotlib  # here, so that the CLI's checks answer without loading it
+    # Imported here, so that the CLI's checks answer without loading it.
+    import matplotlib
 
-    matplotlib.use("Agg")  # no display needed; also keeps the CLI usable over SSH
+    # no display needed; also keeps the CLI usable over SSH
+    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     epochs = range(1, len(history[metric]) + 1)
@@ -66,8 +68,8 @@ def plot_curve(history, metric, label):
 
 
 # --8<-- [start:figures]
-CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
-           "truck")
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog",
+           "horse", "ship", "truck")
 
 
 def _figure(rows, cols, size):
@@ -76,8 +78,8 @@ def _figure(rows, cols, size):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(rows, cols, figsize=size, dpi=100, facecolor="white",
-                             squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=size, dpi=100,
+                             facecolor="white", squeeze=False)
     return plt, fig, axes
 
 
@@ -89,8 +91,10 @@ def _png(plt, fig):
 
 
 def plot_samples(images, labels, per_class=8):
-    """The first `per_class` images of each class, one row per class, as PNG bytes."""
-    plt, fig, axes = _figure(len(CLASSES), per_class, (per_class * 0.9, len(CLASSES) * 0.9))
+    """The first `per_class` images of each class, one row per class, as PNG
+    bytes."""
+    size = (per_class * 0.9, len(CLASSES) * 0.9)
+    plt, fig, axes = _figure(len(CLASSES), per_class, size)
     for row, name in enumerate(CLASSES):
         for col, index in enumerate(np.flatnonzero(labels == row)[:per_class]):
             axes[row, col].imshow(images[index])
@@ -110,21 +114,25 @@ def confusion_matrix(y_true, y_pred):
 
 
 def most_confused(counts, k=5):
-    """The k largest off-diagonal cells: which true class went to which wrong one."""
+    """The k largest off-diagonal cells: which true class went to which wrong
+    one."""
     off = counts * (1 - np.eye(len(counts), dtype=int))
     cells = np.argsort(off, axis=None)[::-1][:k]
-    return [{"true": CLASSES[i], "predicted": CLASSES[j], "count": int(off[i, j]),
+    return [{"true": CLASSES[i], "predicted": CLASSES[j],
+             "count": int(off[i, j]),
              "share_of_class": float(off[i, j] / counts[i].sum())}
             for i, j in zip(*np.unravel_index(cells, off.shape))]
 
 
 def plot_confusion(counts):
-    """The confusion matrix with its counts, rows the true class, as PNG bytes."""
+    """The confusion matrix with its counts, rows the true class, as PNG
+    bytes."""
     plt, fig, axes = _figure(1, 1, (7, 6))
     ax = axes[0, 0]
-    # The colours saturate at the largest mistake, so that mistakes stand out; the
-    # diagonal (the correct answers) is then all dark.
-    largest_mistake = max(int((counts * (1 - np.eye(len(counts), dtype=int))).max()), 1)
+    # The colours saturate at the largest mistake, so that mistakes stand out;
+    # the diagonal (the correct answers) is then all dark.
+    off_diagonal = counts * (1 - np.eye(len(counts), dtype=int))
+    largest_mistake = max(int(off_diagonal.max()), 1)
     ax.imshow(counts, cmap="Blues", vmin=0, vmax=largest_mistake)
     for (i, j), count in np.ndenumerate(counts):
         ax.text(j, i, count, ha="center", va="center", fontsize=8,
@@ -137,28 +145,36 @@ def plot_confusion(counts):
     return _png(plt, fig)
 
 
-def plot_confident_errors(images, y_true, probabilities, count=16):
-    """The `count` wrong predictions made with the highest probability, as PNG bytes."""
+def plot_confident_errors(images, y_true, probabilities, count=16, cols=4):
+    """The `count` wrong predictions made with the highest probability, as PNG
+    bytes, `cols` to a row."""
     predicted = probabilities.argmax(axis=1)
     confidence = probabilities.max(axis=1)
     wrong = np.flatnonzero(predicted != y_true)
     worst = wrong[np.argsort(confidence[wrong])[::-1][:count]]
-    cols = 8
-    plt, fig, axes = _figure(-(-max(len(worst), 1) // cols), cols, (cols * 1.6, 2.2 * 2))
+    rows = -(-max(len(worst), 1) // cols)
+    # 700 pixels wide, about the page's column, and 13-point labels: still
+    # readable when a phone shows the figure at half that width.
+    plt, fig, axes = _figure(rows, cols, (7, rows * 2.3))
     for ax in axes.flat:
         ax.axis("off")
     for ax, index in zip(axes.flat, worst):
         ax.imshow(images[index])
-        ax.set_title(f"{CLASSES[y_true[index]]}\n→ {CLASSES[predicted[index]]} "
-                     f"{confidence[index]:.0%}", fontsize=8)
+        ax.set_title(f"{CLASSES[y_true[index]]}\n"
+                     f"→ {CLASSES[predicted[index]]} {confidence[index]:.0%}",
+                     fontsize=13)
     fig.tight_layout()
     return _png(plt, fig)
-def draw_figures(train_images, train_labels, test_images, test_labels, probabilities):
-    """samples.png, confusion.png and errors.png as PNG bytes, and the confusion matrix."""
+
+def draw_figures(train_images, train_labels, test_images, test_labels,
+                 probabilities):
+    """samples.png, confusion.png and errors.png as PNG bytes, and the confusion
+    matrix."""
     counts = confusion_matrix(test_labels, probabilities.argmax(axis=1))
     figures = {"samples.png": plot_samples(train_images, train_labels),
                "confusion.png": plot_confusion(counts),
-               "errors.png": plot_confident_errors(test_images, test_labels, probabilities)}
+               "errors.png": plot_confident_errors(test_images, test_labels,
+                                                   probabilities)}
     return figures, counts
 # --8<-- [end:figures]
 

@@ -247,14 +247,16 @@ def check_seeds(results):
 
 CHECKS = {"metrics.json": check_run, "benchmark.json": check_benchmark,
           "ablation.json": check_ablation, "seeds.json": check_seeds,
-          "ablation-full-budget.json": check_ablation, "ablation-airbench.json": check_ablation}
+          "ablation-full-budget.json": check_ablation, "ablation-airbench.json": check_ablation,
+          "ablation-xla.json": check_ablation}
 
 # Every file the site publishes from plots/, by the name the pages give it
 # ({{ seeds.test_accuracy.mean }}); CHECKS above picks each one's check by its file name.
 PUBLISHED = {"improved": "metrics.json", "baseline": "baseline/metrics.json",
              "benchmark": "benchmark.json", "ablation": "ablation.json", "seeds": "seeds.json",
              "ablation_full_budget": "ablation-full-budget.json",
-             "ablation_airbench": "ablation-airbench.json"}
+             "ablation_airbench": "ablation-airbench.json",
+             "ablation_xla": "ablation-xla.json"}
 
 
 def load(path, shown_as=None):
