@@ -125,9 +125,10 @@ def whiten(model, images, eps=5e-4):
 
     Its filters are the eigenvectors of the patches' covariance, each divided by
     the square root of its eigenvalue (and each also negated: the activation
-    after it keeps the positive side of each). Every output then has unit
-    variance and no two are correlated: the next layers see decorrelated inputs
-    and train faster. The bias subtracts the patches' mean.
+    after it keeps the positive side of each). The 12 whitened directions then
+    have unit variance and are uncorrelated (each output's negative is another
+    output): the next layers see decorrelated inputs and train faster. The bias
+    subtracts the patches' mean.
     """
     patches = patches_2x2(np.asarray(images, dtype="float64"))
     mean = patches.mean(axis=0)
