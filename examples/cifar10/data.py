@@ -40,7 +40,12 @@ def shown(text, limit=60):
 MAX_FILE_BYTES = 256 * 2**20
 MAX_OPCODES = 200_000
 MAX_MARK_DEPTH = 16
+MAX_NESTING = 8  # a batch nests 3 deep: dict > array state > shape
 MAX_DICT_KEYS = 64
+# What the machine may build, as a multiple of the file's size plus a margin: a batch
+# needs 2 (the text of its pixels, then their bytes).
+BUDGET_PER_FILE_BYTE = 4
+BUDGET_MARGIN = 2**20
 DTYPES = {"u1", "i1", "u2", "i2", "u4", "i4", "u8", "i8", "b1"}  # plain numbers only
 
 
@@ -61,7 +66,19 @@ class RestrictedUnpickler:
       in protocols 0 to 2.
 
     Any other global, opcode or argument is refused with `pickle.UnpicklingError` before
-    anything is imported or called.
+    anything is imported or called. The machine is bounded by construction:
+
+    - every container it builds (tuple, list, dict, whatever opcode builds it) is at
+      most MAX_NESTING deep, and is sealed once it is put inside another, so nothing
+      deeper or circular can ever be hashed, compared or printed;
+    - it counts the memory of every value it builds and refuses the file as soon as
+      that count passes four times the file's size plus 1 MiB, so a file of S bytes
+      never makes it hold more than about 4 S + 1 MiB besides the file itself;
+    - it reads at most MAX_OPCODES opcodes.
+
+    The one-line reason names what was refused; it quotes text from the file only when
+    the file starts as a pickle does (a PROTO opcode), so a text file given by mistake
+    (or a symlink to one) is not echoed.
     """
 
     GLOBALS = {
@@ -83,14 +100,21 @@ class RestrictedUnpickler:
 
     def load(self):
         """Return the unpickled object; raise pickle.UnpicklingError for anything else."""
+        machine = _Machine()
         try:
-            return _Machine().run(self.file)
+            return machine.run(self.file)
         except pickle.UnpicklingError:
             raise
+        except MemoryError:
+            why = "needs more memory than this process may use"
+        except RecursionError:
+            why = "nested too deeply to read"
         except (ValueError, TypeError, OverflowError, KeyError, IndexError,
-                UnicodeError, EOFError, MemoryError) as err:
-            # pickletools reports a damaged file (truncation, bad lengths) this way.
-            raise pickle.UnpicklingError(f"damaged pickle ({shown(err, 100)})") from None
+                UnicodeError, EOFError) as err:
+            # pickletools reports a damaged file (truncation, bad lengths) this way; its
+            # text can quote the file, so only a pickle's own numbers are shown.
+            why = f"damaged pickle ({machine.where(err)})"
+        raise pickle.UnpicklingError(why) from None
 
 
 def refuse(why):
@@ -134,16 +158,33 @@ def _array(raw, dtype, shape, order):
     return np.frombuffer(bytes(raw), dtype=dtype).reshape(shape, order=order)
 
 
+# Approximate bytes CPython needs per built value, for the machine's memory count.
+SLOT, OBJECT, MEMO_ENTRY = 8, 56, 64
+CONTAINERS = (tuple, list, dict)
+
+
 class _Machine:
     """The pickle virtual machine, cut down to what a CIFAR-10 batch uses."""
 
     def __init__(self):
         self.stack, self.marks, self.memo = [], [], {}
+        # id -> [depth, sealed] of each container built; `kept` holds them alive, so
+        # that an id is never reused while the machine runs.
+        self.nesting, self.kept = {}, []
+        self.used, self.budget, self.quote = 0, BUDGET_MARGIN, False
+        self.position, self.opcode = 0, None
 
     def run(self, file):
-        for count, (op, arg, _) in enumerate(pickletools.genops(file)):
-            if count > MAX_OPCODES:
+        start = file.tell()
+        size = file.seek(0, io.SEEK_END) - start
+        file.seek(start)
+        self.budget = BUDGET_PER_FILE_BYTE * size + BUDGET_MARGIN
+        self.quote = file.read(1) == pickle.PROTO
+        file.seek(start)
+        for count, (op, arg, position) in enumerate(pickletools.genops(file)):
+            if count >= MAX_OPCODES:
                 refuse(f"more than {MAX_OPCODES} opcodes")
+            self.position, self.opcode = position, op.name
             name = op.name
             if name == "STOP":
                 if len(self.stack) != 1 or self.marks:
@@ -154,6 +195,60 @@ class _Machine:
                 refuse(f"opcode {name} is not used by CIFAR-10 batches")
             handler(arg)
         refuse("no STOP opcode")
+
+    def where(self, err):
+        """Where a damaged file broke, without its text unless it is a pickle."""
+        at = f"{type(err).__name__} after byte {self.position}"
+        return f"{at}: {shown(err, 100)}" if self.quote else at
+
+    def shown(self, value):
+        """A value from the file for a message: quoted only if the file is a pickle."""
+        if not isinstance(value, (str, bytes, int)):
+            return f"a {type(value).__name__}"
+        return shown(value) if self.quote else "(not shown: no pickle header)"
+
+    # -- bounds: memory and nesting
+    def spend(self, size):
+        self.used += size
+        if self.used > self.budget:
+            refuse(f"builds more than {self.budget} bytes of values "
+                   f"({BUDGET_PER_FILE_BYTE} times the file's size plus "
+                   f"{BUDGET_MARGIN // 2**20} MiB)")
+
+    @staticmethod
+    def cost(value):
+        if isinstance(value, (str, bytes, bytearray)):
+            return OBJECT + len(value)
+        if type(value) is int and -5 <= value <= 256:
+            return 0  # CPython keeps one copy of each small integer
+        return OBJECT
+
+    def depth(self, value):
+        if type(value) in CONTAINERS:
+            return self.nesting.get(id(value), (0, False))[0]
+        return 0
+
+    def made(self, container, items=()):
+        """Register a new container holding `items`; return it."""
+        self.spend(OBJECT + SLOT * len(items))
+        self.nesting[id(container)] = [1, False]
+        self.kept.append(container)
+        self.adopt(container, items)
+        return container
+
+    def adopt(self, container, items):
+        """`container` takes `items` as children: each is sealed, its depth counted."""
+        entry = self.nesting[id(container)]
+        if entry[1]:
+            refuse("a list or dict is changed after it was put inside another value")
+        for item in items:
+            if type(item) in CONTAINERS:
+                self.nesting[id(item)][1] = True  # its content is now final
+            entry[0] = max(entry[0], self.depth(item) + 1)
+        if entry[1]:  # it was put inside itself
+            refuse("a list or dict contains itself")
+        if entry[0] > MAX_NESTING:
+            refuse(f"values nested more than {MAX_NESTING} deep")
 
     def finished(self, value):
         if isinstance(value, dict):
@@ -183,6 +278,11 @@ class _Machine:
     def push(self, value):
         self.stack.append(value)
 
+    def push_new(self, value):
+        """Push a string, bytes or number read from the file, counting its memory."""
+        self.spend(self.cost(value))
+        self.push(value)
+
     # -- framing, marks, memo
     def op_PROTO(self, arg):
         if not 0 <= arg <= 5:
@@ -200,6 +300,8 @@ class _Machine:
     def op_PUT(self, arg):
         if not self.stack:
             refuse("memo of an empty stack")
+        if arg not in self.memo:
+            self.spend(MEMO_ENTRY)
         self.memo[arg] = self.stack[-1]
 
     op_BINPUT = op_LONG_BINPUT = op_PUT
@@ -209,7 +311,7 @@ class _Machine:
 
     def op_GET(self, arg):
         if arg not in self.memo:
-            refuse(f"memo entry {shown(arg)} is missing")
+            refuse(f"memo entry {self.shown(arg)} is missing")
         self.push(self.memo[arg])
 
     op_BINGET = op_LONG_BINGET = op_GET
@@ -225,60 +327,65 @@ class _Machine:
         self.push(False)
 
     def op_INT(self, arg):
-        self.push(arg)
+        self.push_new(arg)
 
     op_BININT = op_BININT1 = op_BININT2 = op_LONG = op_INT
 
     def op_LONG1(self, arg):
         if not -2**63 <= arg < 2**64:
             refuse("integer out of range")
-        self.push(arg)
+        self.push_new(arg)
 
     def op_STRING(self, arg):
         # Python 2 `str`: loaded as bytes (encoding="bytes"); pickletools gives latin-1 text.
-        self.push(arg.encode("latin-1") if isinstance(arg, str) else bytes(arg))
+        self.push_new(arg.encode("latin-1") if isinstance(arg, str) else bytes(arg))
 
     op_BINSTRING = op_SHORT_BINSTRING = op_STRING
 
     def op_BINBYTES(self, arg):
-        self.push(bytes(arg))
+        self.push_new(bytes(arg))
 
     op_SHORT_BINBYTES = op_BINBYTES8 = op_BYTEARRAY8 = op_BINBYTES
 
     def op_UNICODE(self, arg):
-        self.push(arg)
+        self.push_new(arg)
 
     op_BINUNICODE = op_SHORT_BINUNICODE = op_BINUNICODE8 = op_UNICODE
 
     # -- containers
     def op_EMPTY_DICT(self, arg):
-        self.push({})
+        self.push(self.made({}))
 
     def op_EMPTY_LIST(self, arg):
-        self.push([])
+        self.push(self.made([]))
 
     def op_EMPTY_TUPLE(self, arg):
-        self.push(())
+        self.push(self.made(()))
+
+    def tuple_of(self, items):
+        items = tuple(items)
+        return self.made(items, items)
 
     def op_TUPLE(self, arg):
-        self.push(tuple(self.pop_mark()))
+        self.push(self.tuple_of(self.pop_mark()))
 
     def op_TUPLE1(self, arg):
-        self.push((self.pop(),))
+        self.push(self.tuple_of([self.pop()]))
 
     def op_TUPLE2(self, arg):
         b, a = self.pop(), self.pop()
-        self.push((a, b))
+        self.push(self.tuple_of([a, b]))
 
     def op_TUPLE3(self, arg):
         c, b, a = self.pop(), self.pop(), self.pop()
-        self.push((a, b, c))
+        self.push(self.tuple_of([a, b, c]))
 
     def op_LIST(self, arg):
-        self.push(self.pop_mark())
+        items = self.pop_mark()
+        self.push(self.made(items, items))
 
     def op_DICT(self, arg):
-        self.push({})
+        self.push(self.made({}))
         self.set_items(self.stack[-1], self.pop_mark_under())
 
     def pop_mark_under(self):
@@ -296,6 +403,8 @@ class _Machine:
     def append_items(self, items):
         if not self.stack or type(self.stack[-1]) is not list:
             refuse("APPEND to something that is not a list")
+        self.spend(SLOT * len(items))
+        self.adopt(self.stack[-1], items)
         self.stack[-1].extend(items)
 
     def op_SETITEM(self, arg):
@@ -311,17 +420,20 @@ class _Machine:
             refuse("SETITEM on something that is not a dict")
         return self.stack[-1]
 
-    @staticmethod
-    def set_items(target, items):
+    def set_items(self, target, items):
         if len(items) % 2:
             refuse("odd number of dict items")
+        self.spend(3 * SLOT * len(items))
+        self.adopt(target, items)
         for key, value in zip(items[::2], items[1::2]):
             # str and bytes hash with a per-process secret: no crafted collisions.
             if type(key) not in (str, bytes):
                 refuse("dict key is not a string")
+            if key in target:
+                refuse(f"dict key {self.shown(key)} appears twice")
             target[key] = value
-        if len(target) > MAX_DICT_KEYS:
-            refuse(f"dict with more than {MAX_DICT_KEYS} keys")
+            if len(target) > MAX_DICT_KEYS:
+                refuse(f"dict with more than {MAX_DICT_KEYS} keys")
 
     # -- the few calls a batch needs
     def op_GLOBAL(self, arg):
@@ -337,14 +449,18 @@ class _Machine:
     def push_global(self, module, name):
         role = RestrictedUnpickler.GLOBALS.get((module, name))
         if role is None:
-            refuse(f"refusing to load global {shown(module)}.{shown(name)}")
+            refuse(f"refusing to load global {self.shown(module)}."
+                   f"{self.shown(name)}")
         self.push(_Global(role))
 
     def op_REDUCE(self, arg):
         args, func = self.pop(), self.pop()
         if not isinstance(func, _Global) or type(args) is not tuple:
             refuse("REDUCE of something that is not an allowed global")
-        self.push(getattr(self, "call_" + func.role, self.call_refused)(*args))
+        call = getattr(self, "call_" + func.role, self.call_refused)
+        result = call(*args)
+        self.spend(self.cost(result) if func.role == "encode" else OBJECT)
+        self.push(result)
 
     def call_refused(self, *args):
         refuse("numpy.ndarray is only allowed as the argument of _reconstruct")
@@ -361,12 +477,14 @@ class _Machine:
             refuse("bytes() is only allowed without arguments")
         return b""
 
-    @staticmethod
-    def call_dtype(name=None, align=False, copy=True, *rest):
+    def call_dtype(self, name=None, align=False, copy=True, *rest):
+        # The type first: only then may the name be hashed, compared or shown.
+        if type(name) not in (str, bytes):
+            refuse(f"dtype name is {self.shown(name)}, not a string")
         if isinstance(name, bytes):
             name = name.decode("latin-1")
         if name not in DTYPES or rest or align not in (0, 1) or copy not in (0, 1):
-            refuse(f"dtype {shown(name)} is not a plain integer type")
+            refuse(f"dtype {self.shown(name)} is not a plain integer type")
         return _Pending("dtype", np.dtype(name))
 
     @staticmethod
@@ -464,7 +582,10 @@ def parse_batch(raw, path):
                         f"(UnpicklingError: {shown(err, 200)})") from None
     if not isinstance(batch, dict):
         raise DataError(f"{path}: not a CIFAR-10 batch (expected a dict)")
-    batch = {k.decode("latin-1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    named = {k.decode("latin-1") if isinstance(k, bytes) else k: v for k, v in batch.items()}
+    if len(named) != len(batch):  # both 'data' and b'data': which one would be meant?
+        raise DataError(f"{path}: a key appears both as text and as bytes")
+    batch = named
     data, labels = batch.get("data"), batch.get("labels")
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 \
             or data.shape[1] != 3072:
