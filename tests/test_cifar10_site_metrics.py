@@ -63,6 +63,15 @@ CASES = [
     (lambda metrics: json.dumps(metrics)[:-20],
      "not valid JSON (Unterminated string starting at, line 1 column"),
     (lambda metrics: "[]", "top level: expected an object, got a list"),
+    (broken("parameters", 10**400), "an integer of 401 digits (at most 20)"),
+    (lambda metrics: json.dumps(metrics).replace('"seed": 42', '"seed": ' + "7" * 5000),
+     "an integer of 5000 digits (at most 20)"),
+    (broken("final.test.loss", 10**19), "final.test.loss: 10000000000000000000 is outside"),
+    (lambda metrics: json.dumps(metrics).replace('"seed": 42', '"seed": 42, "seed": 1'),
+     "seed: appears twice in one object"),
+    (lambda metrics: json.dumps(metrics).replace('"seed": 42', '"seed": 1e400'),
+     "seed: expected a whole number, got float"),
+    (broken("final.test.loss", 1e308), "final.test.loss: 1e+308 is outside"),
 ]
 
 
