@@ -26,7 +26,7 @@ from tests import cifar10_data
 from tests.cifar10_data import TINY
 from tests.conftest import ROOT
 
-OUTPUTS = set(report.OUTPUTS)
+OUTPUTS = set(report.OUTPUTS) | {report.MARKER}
 OPTIONS = ["--data-dir", "--model", "--epochs", "--batch-size", "--seed", "--out", "--quiet"]
 
 
