@@ -14,14 +14,13 @@ import base64
 import json
 import os
 import re
-import shlex
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from examples.cifar10 import data, report
+from examples.cifar10 import data, provenance, report
 from examples.cifar10.cli import (OneLineParser, check_out, default_out, epochs_int,
                                   note_text, out_dir)
 from examples.cifar10.data import DataError, shown
@@ -141,7 +140,7 @@ def publish(args, argv):
         history=collected["history"], seconds=collected["seconds"],
         test_loss=collected["test_loss"], test_accuracy=collected["test_accuracy"],
         flip_accuracy=collected["flip_accuracy"], pipeline_seconds=collected["pipeline_seconds"],
-        command=shlex.join(["python", "-m", "examples.cifar10.notebook", *argv]))
+        command=provenance.published_command("examples.cifar10.notebook", argv))
     metrics["confusion_matrix"] = collected["confusion_matrix"]
     metrics["confusions"] = report.most_confused(np.array(collected["confusion_matrix"]))
     schema.check_run(metrics)
