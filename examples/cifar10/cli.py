@@ -175,10 +175,28 @@ def check_out(out):
                             f"({err.strerror or err})") from None
 
 
+def check_recorded(args, module="examples.cifar10"):
+    """What metrics.json will record from the command line must pass the schema now,
+    not after training: the command, and the data source a --data-dir gives."""
+    from examples.cifar10 import provenance, schema
+
+    if args.data_dir is not None and not str(args.data_dir).isprintable():
+        raise DataError(f"--data-dir {shown(str(args.data_dir), 200)}: holds control "
+                        f"characters")
+    try:
+        schema.text()(provenance.published_command(module, args.argv), "the command")
+        if args.data_dir is not None:
+            name = data.find_folder(args.data_dir).name
+            schema.NAME(f"--data-dir {name} (official layout)", "data.source")
+    except SchemaError as err:
+        raise DataError(f"{shown(err, 300)}: it would be recorded in metrics.json") from None
+
+
 def validate(args):
     """Check what can be checked before TensorFlow loads; return the data read from --data-dir."""
     check_out(args.out)
     distribute.check(args.strategy)
+    check_recorded(args)
     if args.data_dir is None:
         return None  # downloaded by Keras, after TensorFlow has loaded
     dataset = data.load(args.data_dir)

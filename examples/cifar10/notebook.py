@@ -17,12 +17,13 @@ import re
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 from examples.cifar10 import data, provenance, report
-from examples.cifar10.cli import (OneLineParser, check_out, default_out, epochs_int,
-                                  note_text, out_dir)
+from examples.cifar10.cli import (OneLineParser, check_out, check_recorded, default_out,
+                                  epochs_int, note_text, out_dir)
 from examples.cifar10.data import DataError, shown
 from examples.cifar10.schema import SchemaError
 
@@ -175,6 +176,9 @@ def main(argv=None):
     args.notebook = args.notebook or args.out / "cifar10.ipynb"
     try:
         check_out(args.out)
+        check_recorded(SimpleNamespace(
+            argv=argv, data_dir=None if args.data_dir == "download" else Path(args.data_dir)),
+            "examples.cifar10.notebook")
         data_source(args.data_dir)  # a wrong folder fails now, not after the kernel starts
         metrics = publish(args, argv)
     except (DataError, SchemaError, report.OutputError, OSError) as err:

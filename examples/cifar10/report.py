@@ -114,8 +114,9 @@ def most_confused(counts, k=5):
     """The k largest off-diagonal cells: which true class went to which wrong one."""
     off = counts * (1 - np.eye(len(counts), dtype=int))
     cells = np.argsort(off, axis=None)[::-1][:k]
+    # A class with no test image (a tiny or damaged test set) has no share: 0, not NaN.
     return [{"true": CLASSES[i], "predicted": CLASSES[j], "count": int(off[i, j]),
-             "share_of_class": float(off[i, j] / counts[i].sum())}
+             "share_of_class": float(off[i, j] / max(counts[i].sum(), 1))}
             for i, j in zip(*np.unravel_index(cells, off.shape))]
 
 
