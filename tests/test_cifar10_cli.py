@@ -223,6 +223,7 @@ def test_bad_data_leaves_an_existing_output_folder_as_it_was(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "metrics.json").write_text('{"from": "an earlier run"}\n')
+    (out / report.MARKER).write_bytes(report.MARKER_TEXT)  # a set an earlier run wrote
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
     result = run_cli("--data-dir", folder, "--out", out)
     assert result.returncode == 2 and "refusing to load global" in result.stderr

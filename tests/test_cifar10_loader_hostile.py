@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from examples.cifar10 import data
+from examples.cifar10 import data, report
 from tests import cifar10_data
 from tests.conftest import ROOT
 
@@ -274,6 +274,7 @@ def folder_and_out(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "metrics.json").write_text('{"from": "an earlier run"}\n')
+    (out / report.MARKER).write_bytes(report.MARKER_TEXT)  # a set an earlier run wrote
     return folder, out
 
 
