@@ -21,7 +21,6 @@ is committed with the outputs of the run behind plots/); a changed page drops th
 import argparse
 import ast
 import importlib.metadata
-import importlib.util
 import posixpath
 import re
 import sys
@@ -33,7 +32,7 @@ import nbformat
 import yaml
 from sybil import Document
 
-from tested_docs import DOCS, ROOT, blocks, figures, includes, replace_file
+from tested_docs import DOCS, ROOT, blocks, figures, includes, metrics_format, replace_file
 
 NOTEBOOKS = ROOT / "notebooks"
 COMMAND = "make notebooks"  # the command the README and the freshness test name
@@ -104,19 +103,9 @@ def colab_url(page):
             f"notebooks/{Path(page).stem}.ipynb")
 
 
-@cache
-def _site_hook():
-    """docs/_hooks/site.py, loaded as MkDocs loads it (by path)."""
-    spec = importlib.util.spec_from_file_location("site_hook_for_notebooks",
-                                                  DOCS / "_hooks" / "site.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def fill_results(markdown, page):
     """Build-time numbers ({{ run.path | fmt }}, result tables), exactly as the site fills them."""
-    return _site_hook().fill_results(markdown, page)
+    return metrics_format.fill_results(markdown, page)
 
 
 # --- the page, split into cells -----------------------------------------------------------

@@ -26,7 +26,7 @@ from tests import cifar10_data
 from tests.cifar10_data import TINY
 from tests.conftest import ROOT
 
-OUTPUTS = set(report.OUTPUTS)
+OUTPUTS = set(report.OUTPUTS) | {report.MARKER}
 OPTIONS = ["--data-dir", "--model", "--epochs", "--batch-size", "--seed", "--out", "--quiet"]
 
 
@@ -150,6 +150,19 @@ def damage_no_data_dir(folder, tmp_path):
     return ["--data-dir", tmp_path / "nowhere"], "nowhere: no such directory"
 
 
+def damage_control_characters_in_data_dir(folder, tmp_path):
+    odd = tmp_path / "data\x1b[2J\nx"
+    folder.parent.rename(odd)
+    return ["--data-dir", odd], "holds control characters"
+
+
+def damage_data_source_too_long(folder, tmp_path):
+    long = tmp_path / ("x" * 220)
+    folder.rename(long)
+    return ["--data-dir", long], "data.source: longer than 200 characters: it would be " \
+                                 "recorded in metrics.json"
+
+
 def options(*args, expected):
     def damage(folder, tmp_path):
         return list(args), expected
@@ -178,6 +191,9 @@ BAD_INPUTS = [
     options("--out", "/proc/cifar10", expected="--out /proc/cifar10: cannot create files in"),
     options("--out", "/sys/cifar10", expected="--out /sys/cifar10: cannot create files in"),
     options("--out", "/", expected="--out /: give a folder of its own"),
+    damage_control_characters_in_data_dir, damage_data_source_too_long,
+    options("--data-note", "n" * 1000, "--data-note", "m" * 1000,
+            expected="the command: longer than 2000 characters: it would be recorded"),
     options("--validation-fraction", "0.999",
             expected="--validation-fraction 0.999 leaves none of the 50 training images"),
 ]
@@ -207,6 +223,7 @@ def test_bad_data_leaves_an_existing_output_folder_as_it_was(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "metrics.json").write_text('{"from": "an earlier run"}\n')
+    (out / report.MARKER).write_bytes(report.MARKER_TEXT)  # a set an earlier run wrote
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in out.iterdir()}
     result = run_cli("--data-dir", folder, "--out", out)
     assert result.returncode == 2 and "refusing to load global" in result.stderr
@@ -399,3 +416,39 @@ def test_ratio_is_exact_when_both_reach_the_target_and_a_bound_when_the_tutorial
     # The tutorial needs more than its 40 s budget, so ours (10 s) is at most 0.25 of it.
     assert benchmark.compare(ours, tutorial_misses) == {"time_ratio": 0.25, "kind": "at most"}
     assert benchmark.compare(recipe_result([5, 5], [0.6, 0.69]), tutorial_hits) is None
+
+
+@pytest.mark.parametrize("config", [
+    '{"cluster": {"worker": ["a:1", "b:2"]}, "task": {"type": "worker", "index": 2}}',
+    '{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": -1}}',
+    "[" * 100_000,
+], ids=["index-out-of-range", "negative-index", "deep-brackets"])
+def test_a_bad_tf_config_is_one_line_before_tensorflow_loads(config, tmp_path):
+    result = subprocess.run([sys.executable, "-m", "examples.cifar10", "--strategy",
+                             "multiworker", "--out", tmp_path / "out"], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "TF_CONFIG": config})
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert result.stderr.startswith("error: TF_CONFIG must be JSON like")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_test_set_without_some_classes_gives_shares_not_nan():
+    counts = np.zeros((10, 10), dtype=int)
+    counts[0, 0], counts[0, 3] = 7, 3  # every test label is class 0
+    confused = report.most_confused(counts)
+    assert confused[0] == {"true": "airplane", "predicted": "cat", "count": 3,
+                           "share_of_class": 0.3}
+    assert all(np.isfinite(c["share_of_class"]) for c in confused)
+
+
+def test_the_default_out_is_a_new_folder_under_runs_and_the_model_the_chapter_trains():
+    import datetime
+
+    args = cli.build_parser().parse_args([])
+    assert args.model == "improved" and args.out is None and args.epochs is None
+    moment = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    assert cli.default_out("improved", moment).as_posix() == "runs/improved-20260102T030405Z"
+    assert "runs/" in (ROOT / ".gitignore").read_text().splitlines()
+    makefile = (ROOT / "Makefile").read_text()
+    assert '--out "$(PLOTS)/baseline"' in makefile and '--out "$(PLOTS)"' in makefile

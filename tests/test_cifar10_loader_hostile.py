@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from examples.cifar10 import data
+from examples.cifar10 import data, report
 from tests import cifar10_data
 from tests.conftest import ROOT
 
@@ -162,7 +162,8 @@ def deep_lists():
     payload = batch(array((1, 3072), raw=PIXELS), labels=())
     payload = payload.replace(s("labels") + P.EMPTY_LIST + P.MARK + P.APPENDS,
                               s("labels") + nested)
-    return payload, "'labels' must be 1 class ids in 0..9"
+    # 90,000 lists of 56 bytes each from a file of 180 KB: refused by the memory count.
+    return payload, "builds more than"
 
 
 def huge_declared_length():
@@ -187,7 +188,51 @@ def not_a_dict():
     return P.PROTO + b"\x02" + P.EMPTY_LIST + P.STOP, "not a CIFAR-10 batch (expected a dict)"
 
 
-CRAFTED = [dtype_changed_after_the_array_was_filled, dtype_state_with_zero_item_size,
+def tuple1_nested_as_dtype_name():
+    # TUPLE1 nests one value per opcode: 150,000 deep, a tuple whose hash (a dtype name is
+    # looked up in a set) recursed in C until the stack overflowed.
+    name = s("u1") + P.TUPLE1 * 150_000
+    dt = glob("numpy", "dtype") + name + P.NEWFALSE + P.NEWTRUE + P.TUPLE3 + P.REDUCE
+    return batch(array((1, 3072), dt, PIXELS)), "values nested more than 8 deep"
+
+
+def shallow_tuple_as_dtype_name():
+    dt = glob("numpy", "dtype") + s("u1") + P.TUPLE1 * 3 + P.NEWFALSE + P.NEWTRUE \
+        + P.TUPLE3 + P.REDUCE
+    return batch(array((1, 3072), dt, PIXELS)), "dtype name is a tuple, not a string"
+
+
+def codec_amplification():
+    # One memoised text of ~1 MiB, encoded again and again (`h0 h1 R a` x 2000): each call
+    # makes a fresh copy, about 2 GiB in all unless the machine counts what it builds.
+    ops = P.EMPTY_LIST + glob("_codecs", "encode") + P.BINPUT + b"\x00"
+    ops += u("A" * 2**20) + u("latin1") + P.TUPLE2 + P.BINPUT + b"\x01"
+    ops += P.TUPLE2 + P.APPEND  # the list keeps the function and text: nothing to pop
+    ops += (P.BINGET + b"\x00" + P.BINGET + b"\x01" + P.REDUCE + P.APPEND) * 2000
+    return batch(array((1, 3072), raw=PIXELS), tail=s("junk") + ops), "builds more than"
+
+
+def list_inside_itself():
+    cycle = P.EMPTY_LIST + P.BINPUT + b"\x00" + P.BINGET + b"\x00" + P.APPEND
+    return batch(array((1, 3072), raw=PIXELS), tail=s("junk") + cycle), \
+        "a list or dict contains itself"
+
+
+def list_changed_inside_a_tuple():
+    grow = (P.EMPTY_LIST + P.BINPUT + b"\x00" + P.TUPLE1 + P.BINGET + b"\x00"
+            + P.NONE + P.APPEND)
+    return batch(array((1, 3072), raw=PIXELS), tail=s("junk") + grow + P.TUPLE2), \
+        "changed after it was put inside another value"
+
+
+def duplicate_key():
+    return batch(array((1, 3072), raw=PIXELS), tail=s("data") + P.NONE), \
+        "dict key data appears twice"
+
+
+CRAFTED = [tuple1_nested_as_dtype_name, shallow_tuple_as_dtype_name, codec_amplification,
+           list_inside_itself, list_changed_inside_a_tuple, duplicate_key,
+           dtype_changed_after_the_array_was_filled, dtype_state_with_zero_item_size,
            object_dtype, zero_stride_million_images, negative_shape, shape_bigger_than_data,
            object_array_state, codec_chain_bomb, quadratic_codec, deep_marks, deep_lists,
            huge_declared_length, too_many_opcodes, missing_memo_entry,
@@ -229,6 +274,7 @@ def folder_and_out(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "metrics.json").write_text('{"from": "an earlier run"}\n')
+    (out / report.MARKER).write_bytes(report.MARKER_TEXT)  # a set an earlier run wrote
     return folder, out
 
 
@@ -303,3 +349,92 @@ def test_fortran_ordered_and_integer_array_labels_load(tmp_path):
         images, labels = data.read_batch(path)
         assert labels.tolist() == [3, 9]
         assert images[1, 0, 0].tolist() == ONE[b"data"][1, [0, 1024, 2048]].tolist()
+
+
+# --- the bounds themselves ----------------------------------------------------------------
+
+def none_list(count):
+    """A pickle of exactly `count` opcodes: a list of count - 5 Nones."""
+    return P.PROTO + b"\x02" + P.EMPTY_LIST + P.MARK + P.NONE * (count - 5) + P.APPENDS \
+        + P.STOP
+
+
+def test_the_opcode_cap_is_exact():
+    import io
+    import pickletools
+
+    at_cap = none_list(data.MAX_OPCODES)
+    assert len(list(pickletools.genops(io.BytesIO(at_cap)))) == data.MAX_OPCODES
+    assert len(data.RestrictedUnpickler(io.BytesIO(at_cap)).load()) == data.MAX_OPCODES - 5
+    with pytest.raises(P.UnpicklingError, match=f"more than {data.MAX_OPCODES} opcodes"):
+        data.RestrictedUnpickler(io.BytesIO(none_list(data.MAX_OPCODES + 1))).load()
+
+
+def test_memory_and_recursion_errors_are_named_not_empty(monkeypatch):
+    import io
+
+    for error, reason in ((MemoryError, "needs more memory than this process may use"),
+                          (RecursionError, "nested too deeply to read")):
+        def run(self, file, error=error):
+            raise error()
+        monkeypatch.setattr(data._Machine, "run", run)
+        with pytest.raises(P.UnpicklingError) as caught:
+            data.RestrictedUnpickler(io.BytesIO(none_list(10))).load()
+        assert str(caught.value) == reason
+
+
+@pytest.mark.parametrize("text", ["SECRET_TOKEN=hunter2\n", "csecret_module\nhunter2\n",
+                                  "I12hunter2\n", "Vhunter2"])
+def test_a_symlink_to_a_text_file_is_refused_without_echoing_it(text, folder_and_out):
+    folder, out = folder_and_out
+    secret = folder.parent / "credentials.txt"
+    secret.write_text(text)
+    (folder / "data_batch_1").unlink()
+    (folder / "data_batch_1").symlink_to(secret)
+    before = snapshot(out)
+    result, seconds = run_capped("--data-dir", folder, "--epochs", "1", "--out", out)
+    check_refused(result, seconds, "data_batch_1: not a readable CIFAR-10 batch", out, before)
+    assert "hunter2" not in result.stderr and "secret" not in result.stderr.lower()
+
+
+# --- the two crafted files of the report, measured ----------------------------------------
+
+def run_measured(*args):
+    """(exit status, stderr, peak RSS in bytes) of the CLI under the caps, no signal."""
+    import tempfile
+
+    with tempfile.TemporaryFile() as err:
+        process = subprocess.Popen([sys.executable, "-m", "examples.cifar10", *map(str, args)],
+                                   cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err,
+                                   preexec_fn=cap_memory,
+                                   env={**os.environ, "OPENBLAS_NUM_THREADS": "1"})
+        deadline = time.monotonic() + TIME_CAP
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait()
+                pytest.fail(f"{args}: still running after {TIME_CAP} s")
+            time.sleep(0.02)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        return process.returncode, err.read().decode(), usage.ru_maxrss * 1024
+
+
+@pytest.mark.parametrize("craft", [tuple1_nested_as_dtype_name, codec_amplification],
+                         ids=lambda craft: craft.__name__)
+def test_the_reported_files_stay_within_ten_times_their_size(craft, folder_and_out):
+    folder, out = folder_and_out
+    before = snapshot(out)
+    # The interpreter, NumPy and the CLI: the same command refusing a tiny damaged file.
+    (folder / "data_batch_1").write_bytes(P.PROTO + b"\x02" + P.STOP)
+    status, _, interpreter = run_measured("--data-dir", folder, "--out", out)
+    assert status == 2
+    payload, expected = craft()
+    (folder / "data_batch_1").write_bytes(payload)
+    status, stderr, peak = run_measured("--data-dir", folder, "--out", out)
+    assert status == 2 and len(stderr.splitlines()) == 1 and expected in stderr, stderr
+    assert peak - interpreter <= 10 * len(payload), (peak, interpreter, len(payload))
+    assert snapshot(out) == before

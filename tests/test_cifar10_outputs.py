@@ -5,6 +5,7 @@ A kill inside the swap is tested with strace, which delays the swap's one system
 """
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -31,6 +32,7 @@ def out(tmp_path):
     (folder / "baseline").mkdir(parents=True)
     for name, data in OLD.items():
         (folder / name).write_bytes(data)
+    (folder / report.MARKER).write_bytes(report.MARKER_TEXT)  # a previous run's set
     (folder / "baseline" / "metrics.json").write_bytes(b'{"baseline": 1}\n')
     (folder / "benchmark.json").write_bytes(b'{"benchmark": 1}\n')
     return folder
@@ -42,7 +44,8 @@ def outputs(folder):
 
 def others(folder):
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*")
-            if p.is_file() and not (p.parent == folder and p.name in report.OUTPUTS)}
+            if p.is_file() and not (p.parent == folder
+                                    and p.name in report.OUTPUTS + (report.MARKER,))}
 
 
 def leftovers(folder):
@@ -72,9 +75,11 @@ def test_swap_without_an_atomic_exchange_still_never_mixes(out, monkeypatch):
 
 def test_a_run_killed_between_the_two_renames_of_the_fallback_is_undone(out):
     # What the fallback leaves when killed after taking the old set out: no --out at all.
-    old = out.parent / f".{out.name}.swap-old-x1"
+    old = out.parent / f".{out.name}.swap-old-x1abcdef"
     os.rename(out, old)
-    (out.parent / f".{out.name}.swap-new-x2").mkdir()
+    staged = out.parent / f".{out.name}.swap-new-x2abcdef"
+    staged.mkdir()
+    (staged / report.MARKER).write_bytes(report.MARKER_TEXT)
     report.clean_leftovers(str(out))
     assert outputs(out) == OLD and leftovers(out) == []
 
@@ -127,6 +132,7 @@ def test_an_output_name_taken_by_a_folder_is_refused_before_training(out, tmp_pa
 
 
 def test_an_out_folder_with_too_many_other_files_is_refused(tmp_path):
+    (tmp_path / report.MARKER).write_bytes(report.MARKER_TEXT)
     for i in range(report.MAX_KEPT_ENTRIES + 1):
         (tmp_path / f"f{i}").touch()
     with pytest.raises(report.OutputError, match="holds more than 1000 other files"):
@@ -279,3 +285,79 @@ def test_a_full_disk_at_the_end_is_one_line_and_keeps_the_old_set(out, monkeypat
         f"error: --out {out}: could not write the outputs (No space left on device); "
         f"the previous ones are unchanged\n")
     assert outputs(out) == OLD and leftovers(out) == []
+
+
+# --- what --out may be --------------------------------------------------------------------
+
+def test_every_set_carries_the_marker_and_the_published_sets_have_it(tmp_path):
+    report.swap_in(tmp_path / "new", NEW)
+    assert report.is_output_set(tmp_path / "new")
+    assert sorted(os.listdir(tmp_path / "new")) == sorted([*NEW, report.MARKER])
+    for folder in (ROOT / "plots", ROOT / "plots" / "baseline"):
+        assert report.is_output_set(folder), f"{folder} lacks {report.MARKER}"
+
+
+@pytest.mark.parametrize("target,expected", [
+    (".", "give a folder of its own, not one that holds the repository"),
+    ("..", "give a folder of its own, not one that holds the repository"),
+    (".git", "is inside the repository's .git/"),
+    (".git/refs", "is inside the repository's .git/"),
+    ("docs", "is inside the repository's docs/"),
+    ("examples", "is inside the repository's examples/"),
+    ("examples/cifar10", "is inside the repository's examples/"),
+])
+def test_the_repository_and_its_folders_are_refused_before_anything_is_written(
+        target, expected, tmp_path):
+    status = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=ROOT,
+                            capture_output=True, text=True).stdout
+    result = subprocess.run([sys.executable, "-m", "examples.cifar10", "--data-dir",
+                             tmp_path / "nowhere", "--out", target], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr == f"error: --out {target}: {expected}" \
+        + result.stderr.split(expected, 1)[1], result.stderr
+    assert len(result.stderr.splitlines()) == 1 and expected in result.stderr
+    assert subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=ROOT,
+                          capture_output=True, text=True).stdout == status
+    with pytest.raises(report.OutputError, match=re.escape(expected)):
+        report.swap_in(ROOT / target, NEW)
+
+
+def test_a_folder_that_is_not_an_output_set_is_refused(tmp_path):
+    notes = tmp_path / "ssh"
+    notes.mkdir()
+    (notes / "id_ed25519").write_text("key\n")
+    with pytest.raises(report.OutputError, match=r"holds files but is not a set of outputs "
+                                                 r"\(no \.cifar10-outputs file\)"):
+        report.swap_in(notes, NEW)
+    assert os.listdir(notes) == ["id_ed25519"] and leftovers(notes) == []
+    (tmp_path / "empty").mkdir()
+    report.swap_in(tmp_path / "empty", NEW)  # an empty folder is fine
+    assert outputs(tmp_path / "empty") == NEW
+
+
+def test_cleanup_touches_only_leftovers_that_carry_the_marker(out, monkeypatch):
+    notes = out.parent / f".{out.name}.swap-my-notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("mine\n")
+    lookalike = out.parent / f".{out.name}.swap-new-abcdefgh"  # named like ours, unmarked
+    lookalike.mkdir()
+    report.swap_in(out, NEW)
+    assert (notes / "todo.txt").read_text() == "mine\n" and lookalike.is_dir()
+    # A folder named like a taken-out old set, without the marker, is never moved into place.
+    fresh = out.parent / "fresh"
+    backup = out.parent / ".fresh.swap-old-backupxy"  # named exactly like ours
+    backup.mkdir()
+    (backup / "metrics.json").write_text('{"someone": "else"}\n')
+    monkeypatch.setattr(report, "_exchange", lambda a, b: False)
+    report.swap_in(fresh, NEW)
+    assert outputs(fresh) == NEW and (backup / "metrics.json").exists()
+
+
+def test_a_fifo_inside_out_is_refused_before_training(out, tmp_path):
+    os.mkfifo(out / "baseline" / "pipe")
+    result = subprocess.run([sys.executable, "-m", "examples.cifar10", "--data-dir",
+                             tmp_path / "nowhere", "--out", out], cwd=ROOT,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and result.stderr == (
+        f"error: --out {out}: baseline/pipe is not a file, folder or link (a FIFO, socket "
+        f"or device cannot be carried over)\n")

@@ -1,18 +1,17 @@
 """The site build publishes only metrics that pass the schema, and only as literal text."""
 import html as html_module
-import importlib.util
 import json
 import math
+import re
 
 import markdown
 import pytest
-from mkdocs.exceptions import PluginError
 
+from tested_docs import metrics_format
+from tested_docs.metrics_format import MetricsError
 from tests.conftest import ROOT
 
-spec = importlib.util.spec_from_file_location("site_hooks", ROOT / "docs" / "_hooks" / "site.py")
-site = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(site)
+site = metrics_format  # the site build and the notebooks fill pages through this module
 
 
 def published(name="improved"):
@@ -70,6 +69,15 @@ CASES = [
     (lambda metrics: json.dumps(metrics)[:-20],
      "not valid JSON (Unterminated string starting at, line 1 column"),
     (lambda metrics: "[]", "top level: expected an object, got a list"),
+    (broken("parameters", 10**400), "an integer of 401 digits (at most 20)"),
+    (lambda metrics: json.dumps(metrics).replace('"seed": 42', '"seed": ' + "7" * 5000),
+     "an integer of 5000 digits (at most 20)"),
+    (broken("final.test.loss", 10**19), "final.test.loss: 10000000000000000000 is outside"),
+    (lambda metrics: json.dumps(metrics).replace('"seed": 42', '"seed": 42, "seed": 1'),
+     "seed: appears twice in one object"),
+    (lambda metrics: json.dumps(metrics).replace('"seed": 42', '"seed": 1e400'),
+     "seed: expected a whole number, got float"),
+    (broken("final.test.loss", 1e308), "final.test.loss: 1e+308 is outside"),
 ]
 
 
@@ -80,7 +88,7 @@ def test_a_bad_metrics_file_is_refused_in_one_line_naming_file_and_key(damage, p
     path = tmp_path / "metrics.json"
     path.write_text(damage(published()))
     monkeypatch.setitem(site.RUNS, "improved", path)
-    with pytest.raises(PluginError) as caught:
+    with pytest.raises(MetricsError) as caught:
         site.load_runs()
     message = str(caught.value)
     assert message.startswith(f"refusing to publish {path}: ") and problem in message
@@ -113,7 +121,7 @@ def test_results_table_escapes_its_text_cells():
 
 
 def test_a_placeholder_that_names_an_object_is_refused():
-    with pytest.raises(PluginError,
+    with pytest.raises(MetricsError,
                        match=r"x\.md: \{\{ improved\.final \}\}: expected a single"):
         site.substitute_metrics("{{ improved.final }}", {"improved": published()}, "x.md")
 
@@ -125,7 +133,7 @@ def test_epoch_time_formats_and_the_count_of_a_list():
     assert site.formatted(seconds, "mean_s") == "98 s"
     assert site.formatted(seconds, "count") == "4"
     assert site.formatted(3.18, "s") == "3.2 s" and site.formatted(83.4, "s") == "83 s"
-    with pytest.raises(PluginError, match="expected a single number"):
+    with pytest.raises(MetricsError, match="expected a single number"):
         site.formatted(seconds, "pct")
 
 
@@ -136,7 +144,7 @@ def test_ablation_and_seeds_tables_compare_with_the_full_recipe_and_escape_text(
         {"name": "no-x", "description": "<b>no</b> x | y", "validation_accuracy": 0.7925,
          "seconds": 240.0}]}
     table = site.ablation_table(ablation)
-    assert "| `full` | the recipe | 81.00 % | — | 160 s |" in table
+    assert "| <code>full</code> | the recipe | 81.00 % | — | 160 s |" in table
     assert "-1.75 points" in table and "<b>" not in table
     assert table.splitlines()[3].count("|") == 6  # the escaped "|" adds no cell
     seeds = {"runs": [{"seed": 1, "test_accuracy": 0.87, "test_flip_averaged_accuracy": 0.88,
@@ -154,3 +162,55 @@ def test_ablation_and_seeds_tables_compare_with_the_full_recipe_and_escape_text(
     table = site.seeds_table(seeds)
     assert "| 42 (figures) | 89.00 % |" in table
     assert "| **mean ± std** | 88.00 ± 1.41 % |" in table
+
+
+SCRIPT = "x` <img src=x onerror=alert(1)> `y"
+
+
+def rendered(page):
+    return markdown.markdown(page, extensions=["tables", "attr_list"])
+
+
+def test_a_script_bearing_variant_name_reaches_the_table_only_as_text():
+    ablation = {"variants": [
+        {"name": "full", "description": "the recipe", "validation_accuracy": 0.81,
+         "seconds": 160.4},
+        {"name": SCRIPT, "description": SCRIPT, "validation_accuracy": 0.8, "seconds": 1.0}]}
+    html = rendered(site.ablation_table(ablation))
+    assert "<img" not in html and "onerror=alert" not in html.replace("&#", "")
+    cells = re.findall(r"<td[^>]*>(.*?)</td>", html)
+    assert html_module.unescape(cells[5]) == f"<code>{SCRIPT}</code>"  # shown in code
+    assert html_module.unescape(cells[6]) == SCRIPT
+
+
+def test_text_in_a_code_span_shows_as_typed_not_as_entities():
+    run = published()
+    run["command"] = "python -m x --data-note 'a <b> & \\`c\\`' --out plots"
+    html = rendered(site.substitute_metrics("Made with `{{ improved.command }}`.",
+                                            {"improved": run}, "x.md"))
+    code = re.fullmatch(r"<p>Made with <code>(.*)</code>\.</p>", html)
+    assert code and "<b>" not in code[1]
+    # A browser decodes the references once: the reader sees the command as recorded.
+    assert html_module.unescape(code[1]) == run["command"]
+
+
+def test_text_in_a_fenced_block_is_refused_and_numbers_are_filled():
+    page = "```bash\npython -m x --epochs {{ improved.epochs }}\n```\n"
+    filled = site.substitute_metrics(page, {"improved": published()}, "x.md")
+    assert f"--epochs {published()['epochs']}" in filled
+    with pytest.raises(MetricsError, match=r"x\.md: \{\{ improved\.command \}\} is text, "
+                                           r"which a fenced block would show escaped"):
+        site.substitute_metrics("```\n{{ improved.command }}\n```\n",
+                                {"improved": published()}, "x.md")
+
+
+def test_a_training_run_written_into_plots_is_named_as_the_cause(tmp_path, monkeypatch):
+    baseline = tmp_path / "metrics.json"
+    baseline.write_text(json.dumps(published("baseline")))
+    monkeypatch.setitem(site.RUNS, "improved", baseline)
+    with pytest.raises(MetricsError) as caught:
+        site.load_runs()
+    assert str(caught.value) == (
+        f"refusing to publish {baseline}: it is a baseline run, where the improved run "
+        f"belongs; a training run wrote into {tmp_path}/ - restore it with "
+        f"`git checkout {tmp_path}/`")

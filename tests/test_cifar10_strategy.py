@@ -18,7 +18,7 @@ from examples.cifar10.data import DataError
 from tests.cifar10_data import TINY
 from tests.conftest import ROOT
 
-OUTPUTS = set(report.OUTPUTS)
+OUTPUTS = set(report.OUTPUTS) | {report.MARKER}
 TIMEOUT = 240  # seconds for one training process, TensorFlow's start-up included
 QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 QUIET.pop("TF_CONFIG", None)

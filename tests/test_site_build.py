@@ -1,4 +1,6 @@
 """The site builds strictly: a broken link, anchor or notebook fails the build."""
+import html
+import json
 import re
 import shutil
 
@@ -51,6 +53,9 @@ def test_stamps_say_what_the_record_proves_of_the_current_text(scratch_project):
     record.save({
         "tensors.md": {**entry, "passed": 9, "skipped": 0,
                        "digest": record.page_digest(docs / "tensors.md")},
+        # The record is a file: its strings reach the page only as text.
+        "keras.md": {**entry, "tensorflow": "<img src=x onerror=alert(1)>", "passed": 9,
+                     "skipped": 0, "digest": record.page_digest(docs / "keras.md")},
         "gpu.md": {**entry, "passed": 5, "skipped": 2, "skip_reasons": ["needs a <GPU>"],
                    "digest": record.page_digest(docs / "gpu.md")},
         "operations.md": {**entry, "passed": 9, "skipped": 0,
@@ -67,7 +72,46 @@ def test_stamps_say_what_the_record_proves_of_the_current_text(scratch_project):
 
     assert stamp_of("tensors").endswith("Every code block on this page passed with "
                                         "TensorFlow 2.x and Keras 3.x on 2026-01-01.")
-    assert stamp_of("gpu").endswith("5 code blocks on this page passed with TensorFlow 2.x "
-                                    "and Keras 3.x on 2026-01-01; 2 were skipped on that "
-                                    "machine (needs a &lt;GPU&gt;).")
+    assert "<GPU>" not in stamp_of("gpu")
+    assert html.unescape(stamp_of("gpu")).endswith(
+        "5 code blocks on this page passed with TensorFlow 2.x and Keras 3.x on 2026-01-01; "
+        "2 were skipped on that machine (needs a <GPU>).")
     assert stamp_of("operations").startswith("Changed since it was last tested")
+    assert "<img" not in stamp_of("keras")
+    assert html.unescape(stamp_of("keras")).endswith(
+        "passed with TensorFlow <img src=x onerror=alert(1)> and Keras 3.x on 2026-01-01.")
+
+
+SCRIPT = "x` <img src=x onerror=alert(1)> `y"
+
+
+def test_a_script_bearing_variant_name_reaches_the_built_page_only_as_text(scratch_project):
+    path = scratch_project / "plots" / "ablation.json"
+    ablation = json.loads(path.read_text())
+    ablation["variants"][1]["name"] = SCRIPT
+    path.write_text(json.dumps(ablation, indent=2))
+    result = build_site(scratch_project / "site", config=str(scratch_project / "mkdocs.yml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    page = (scratch_project / "site" / "cifar10" / "index.html").read_text()
+    assert "<img src=x" not in page and "<img src=\"x\"" not in page
+    shown = [inner for inner in re.findall(r"<td><code>(.*?)</code>", page)
+             if "onerror" in inner]
+    assert len(shown) == 1 and "<" not in shown[0] and html.unescape(shown[0]) == SCRIPT
+
+
+@pytest.mark.parametrize("damage,message", [
+    (lambda text: text.replace('"seed": 42', '"seed": ' + "9" * 401),
+     "refusing to publish plots/metrics.json: an integer of 401 digits (at most 20)"),
+    (lambda text: (ROOT / "plots" / "baseline" / "metrics.json").read_text(),
+     "refusing to publish plots/metrics.json: it is a baseline run, where the improved run "
+     "belongs; a training run wrote into plots/ - restore it with `git checkout plots/`"),
+], ids=["401-digit-number", "baseline-run-in-plots"])
+def test_bad_published_metrics_fail_the_build_in_one_line(damage, message, scratch_project):
+    path = scratch_project / "plots" / "metrics.json"
+    path.write_text(damage(path.read_text()))
+    result = build_site(scratch_project / "site", config=str(scratch_project / "mkdocs.yml"))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "Traceback" not in output and message in output, output
+    assert [line for line in output.splitlines() if message in line] == \
+        [next(line for line in output.splitlines() if "refusing to publish" in line)]

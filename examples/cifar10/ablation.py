@@ -10,12 +10,11 @@ validation images only: the test set is not used. The chapter's ablation table i
 generated from the file this writes.
 """
 import json
-import shlex
 import sys
 import time
 from pathlib import Path
 
-from examples.cifar10 import data
+from examples.cifar10 import data, provenance
 from examples.cifar10.cli import (OneLineParser, add_data_dir, add_precision, add_seed,
                                   bounded_int)
 from examples.cifar10.data import DataError, shown
@@ -160,7 +159,7 @@ def measure(args, dataset=None, log=print):
         "versions": {"python": sys.version.split()[0], "tensorflow": tf.__version__,
                      "keras": keras.__version__},
         "variants": results,
-        "command": shlex.join(["python", "-m", "examples.cifar10.ablation", *args.argv]),
+        "command": provenance.published_command("examples.cifar10.ablation", args.argv),
     }
 
 

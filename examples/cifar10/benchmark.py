@@ -4,12 +4,11 @@
 """
 import argparse
 import json
-import shlex
 import sys
 import time
 from pathlib import Path
 
-from examples.cifar10 import data
+from examples.cifar10 import data, provenance
 from examples.cifar10.cli import (OneLineParser, add_data_dir, add_precision, add_seed,
                                   bounded_int, positive_int)
 from examples.cifar10.data import DataError
@@ -225,7 +224,7 @@ def measure(args, dataset=None, log=print):
         "recipes": recipes,
         "versus_tutorial": {name: compare(recipes[name], recipes["tutorial"])
                             for name in ("baseline", "improved")},
-        "command": shlex.join(["python", "-m", "examples.cifar10.benchmark", *args.argv]),
+        "command": provenance.published_command("examples.cifar10.benchmark", args.argv),
     }
 
 

@@ -42,6 +42,8 @@ def bounded_int(low, high, high_text=None):
     return parse
 
 
+# Epochs of the published runs (plots/baseline/ and plots/), also the defaults here.
+EPOCHS = {"baseline": 10, "improved": 18}
 # Upper bounds far above any sensible run, so that a typo fails now, not after an hour.
 MAX_EPOCHS = 1000
 MAX_BATCH_SIZE = 65536
@@ -101,13 +103,14 @@ def build_parser():
     p.add_argument("--data-note", metavar="TEXT", default="", type=note_text,
                    help="recorded in metrics.json with the data source, e.g. where a "
                         "--data-dir copy came from")
-    p.add_argument("--model", choices=["baseline", "improved"], default="baseline",
+    p.add_argument("--model", choices=["baseline", "improved"], default="improved",
                    help="baseline: TensorFlow's tutorial CNN; improved: airbench-style CNN "
                         "with patch whitening, trained on augmented batches from tf.data "
                         "(default: %(default)s)")
-    p.add_argument("--epochs", type=epochs_int, default=10, metavar="N",
-                   help=f"passes over the training set, 1 to {MAX_EPOCHS} "
-                        "(default: %(default)s)")
+    p.add_argument("--epochs", type=epochs_int, default=None, metavar="N",
+                   help=f"passes over the training set, 1 to {MAX_EPOCHS} (default: "
+                        f"{EPOCHS['baseline']} for baseline, {EPOCHS['improved']} for "
+                        "improved, as the published runs)")
     p.add_argument("--batch-size", type=bounded_int(1, MAX_BATCH_SIZE), default=None,
                    metavar="N", help=f"images per gradient step, 1 to {MAX_BATCH_SIZE} "
                                      "(default: 64 for baseline, 1024 for improved)")
@@ -118,12 +121,22 @@ def build_parser():
     add_precision(p, "")
     p.add_argument("--strategy", choices=distribute.CHOICES, default="default",
                    help=distribute.HELP)
-    p.add_argument("--out", type=out_dir, default=Path("plots"), metavar="DIR",
+    p.add_argument("--out", type=out_dir, default=None, metavar="DIR",
                    help="where acc.png, loss.png, samples.png, confusion.png, errors.png and "
-                        "metrics.json go (default: %(default)s)")
+                        "metrics.json go: a new or empty folder, or one a run wrote before "
+                        "(default: a new folder runs/MODEL-UTCTIME, which git ignores; "
+                        "the published files are written with --out plots)")
     p.add_argument("--quiet", action="store_true",
                    help="no progress bars, only the final summary line")
     return p
+
+
+def default_out(model, now=None):
+    """runs/<model>-<UTC time>: a fresh folder, so a run never replaces plots/ by default."""
+    import datetime
+
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    return Path("runs") / f"{model}-{now:%Y%m%dT%H%M%SZ}"
 
 
 def check_out(out):
@@ -131,6 +144,10 @@ def check_out(out):
     real = Path(os.path.realpath(out))
     if real.parent == real:
         raise DataError(f"--out {out}: give a folder of its own, not the root")
+    try:
+        report.check_replaceable(real, out)
+    except report.OutputError as err:
+        raise DataError(str(err)) from None
     if real.exists():
         if not real.is_dir():
             raise DataError(f"--out {out}: exists and is not a directory")
@@ -158,10 +175,28 @@ def check_out(out):
                             f"({err.strerror or err})") from None
 
 
+def check_recorded(args, module="examples.cifar10"):
+    """What metrics.json will record from the command line must pass the schema now,
+    not after training: the command, and the data source a --data-dir gives."""
+    from examples.cifar10 import provenance, schema
+
+    if args.data_dir is not None and not str(args.data_dir).isprintable():
+        raise DataError(f"--data-dir {shown(str(args.data_dir), 200)}: holds control "
+                        f"characters")
+    try:
+        schema.text()(provenance.published_command(module, args.argv), "the command")
+        if args.data_dir is not None:
+            name = data.find_folder(args.data_dir).name
+            schema.NAME(f"--data-dir {name} (official layout)", "data.source")
+    except SchemaError as err:
+        raise DataError(f"{shown(err, 300)}: it would be recorded in metrics.json") from None
+
+
 def validate(args):
     """Check what can be checked before TensorFlow loads; return the data read from --data-dir."""
     check_out(args.out)
     distribute.check(args.strategy)
+    check_recorded(args)
     if args.data_dir is None:
         return None  # downloaded by Keras, after TensorFlow has loaded
     dataset = data.load(args.data_dir)
@@ -177,6 +212,9 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
+    args.epochs = args.epochs or EPOCHS[args.model]
+    if args.out is None:
+        args.out = default_out(args.model)
     try:
         dataset = validate(args)
         # Imported late so that --help, option and data errors answer without loading

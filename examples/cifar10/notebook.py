@@ -6,24 +6,25 @@ The notebook is generated from docs/cifar10.md (tested_docs.notebooks) and execu
 top to bottom in a fresh Jupyter kernel, on the data in DIR (`download`: Keras fetches
 it) for N epochs, through the environment variables its cells read (CIFAR10_DATA_DIR,
 unset for the download, and CIFAR10_EPOCHS; never CIFAR10_STAND_IN). From that same
-run it writes acc.png, loss.png and metrics.json into
---out (plots/ by default, swapped in as one set, as the command line does) and the
-notebook with its outputs to --notebook (notebooks/cifar10.ipynb), so the numbers the
-notebook prints are the numbers the site publishes. `make figures` runs it.
+run it writes acc.png, loss.png and metrics.json into --out (swapped in as one set, as
+the command line does) and the notebook with its outputs to --notebook, so the numbers
+the notebook prints are the numbers the site publishes. `make figures` runs it with
+--out plots --notebook notebooks/cifar10.ipynb.
 """
 import base64
 import json
 import os
 import re
-import shlex
 import sys
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
-from examples.cifar10 import data, report
-from examples.cifar10.cli import OneLineParser, check_out, epochs_int, note_text, out_dir
+from examples.cifar10 import data, provenance, report
+from examples.cifar10.cli import (OneLineParser, check_out, check_recorded, default_out,
+                                  epochs_int, note_text, out_dir)
 from examples.cifar10.data import DataError, shown
 from examples.cifar10.schema import SchemaError
 
@@ -85,11 +86,12 @@ def build_parser():
                    help="recorded in metrics.json with the data source")
     p.add_argument("--epochs", type=epochs_int, default=DEFAULT_EPOCHS, metavar="N",
                    help="passes over the training set (default: %(default)s)")
-    p.add_argument("--out", type=out_dir, default=Path("plots"), metavar="DIR",
-                   help="where acc.png, loss.png and metrics.json go (default: %(default)s)")
-    p.add_argument("--notebook", type=Path, default=Path("notebooks/cifar10.ipynb"),
-                   metavar="FILE", help="where the executed notebook goes "
-                                        "(default: %(default)s)")
+    p.add_argument("--out", type=out_dir, default=None, metavar="DIR",
+                   help="where acc.png, loss.png and metrics.json go (default: a new "
+                        "folder runs/improved-UTCTIME; make figures passes --out plots)")
+    p.add_argument("--notebook", type=Path, default=None, metavar="FILE",
+                   help="where the executed notebook goes (default: cifar10.ipynb in "
+                        "--out; make figures passes notebooks/cifar10.ipynb)")
     return p
 
 
@@ -150,7 +152,7 @@ def publish(args, argv):
         history=collected["history"], seconds=collected["seconds"],
         test_loss=collected["test_loss"], test_accuracy=collected["test_accuracy"],
         flip_accuracy=collected["flip_accuracy"], pipeline_seconds=collected["pipeline_seconds"],
-        command=shlex.join(["python", "-m", "examples.cifar10.notebook", *argv]))
+        command=provenance.published_command("examples.cifar10.notebook", argv))
     metrics["confusion_matrix"] = collected["confusion_matrix"]
     metrics["confusions"] = report.most_confused(np.array(collected["confusion_matrix"]))
     schema.check_run(metrics)
@@ -181,8 +183,13 @@ def with_outputs_of(executed, notebook):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.out = args.out or default_out("improved")
+    args.notebook = args.notebook or args.out / "cifar10.ipynb"
     try:
         check_out(args.out)
+        check_recorded(SimpleNamespace(
+            argv=argv, data_dir=None if args.data_dir == "download" else Path(args.data_dir)),
+            "examples.cifar10.notebook")
         data_source(args.data_dir)  # a wrong folder fails now, not after the kernel starts
         metrics = publish(args, argv)
     except (DataError, SchemaError, report.OutputError, OSError) as err:

@@ -6,6 +6,7 @@ import fcntl
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -118,9 +119,11 @@ def most_confused(counts, k=5):
     one."""
     off = counts * (1 - np.eye(len(counts), dtype=int))
     cells = np.argsort(off, axis=None)[::-1][:k]
+    # A class with no test image (a tiny or damaged test set) has no share: 0,
+    # not NaN.
     return [{"true": CLASSES[i], "predicted": CLASSES[j],
              "count": int(off[i, j]),
-             "share_of_class": float(off[i, j] / counts[i].sum())}
+             "share_of_class": float(off[i, j] / max(counts[i].sum(), 1))}
             for i, j in zip(*np.unravel_index(cells, off.shape))]
 
 
@@ -184,8 +187,17 @@ def draw_figures(train_images, train_labels, test_images, test_labels,
 OUTPUTS = ("acc.png", "loss.png", "metrics.json", "samples.png", "confusion.png", "errors.png")
 FIGURES = OUTPUTS[3:]  # drawn from the images and the test predictions
 MAX_KEPT_ENTRIES = 1000  # other files in --out that the swap carries over (as hard links)
-_SWAP = ".swap-"  # leftovers: .<out>.swap-new-XXXX (staged set) and .<out>.swap-old-XXXX
+_SWAP = ".swap-"  # leftovers: .<out>.swap-new-XXXXXXXX (staged) and .<out>.swap-old-XXXXXXXX
 committed = None  # the folder whose set was swapped in by this process, once it is
+# Every output set holds this file: --out may replace a folder only if it has it (or is
+# empty), and leftover cleanup touches only folders that have it.
+MARKER = ".cifar10-outputs"
+MARKER_TEXT = (b"A set of CIFAR-10 outputs written by python -m examples.cifar10 "
+               b"(acc.png, loss.png, metrics.json, samples.png, confusion.png, errors.png).\n"
+               b"A later run given this folder as --out replaces them.\n")
+REPOSITORY = Path(__file__).resolve().parents[2]
+# Folders of the repository that no --out may be or be inside.
+PROTECTED = (".git", "docs", "examples", "tested_docs", "tests")
 
 
 class OutputError(Exception):
@@ -220,15 +232,58 @@ def _fsync_dir(path):
         os.close(fd)
 
 
+def is_output_set(folder):
+    """Whether `folder` holds the marker a run writes into every output set."""
+    marker = os.path.join(folder, MARKER)
+    try:
+        if os.path.islink(marker) or not os.path.isfile(marker):
+            return False
+        with open(marker, "rb") as f:
+            return f.read(len(MARKER_TEXT) + 1) == MARKER_TEXT
+    except OSError:
+        return False
+
+
+def check_replaceable(real, shown=None):
+    """OutputError, in one line, unless the folder `real` (resolved) may become --out.
+
+    Never the repository, a folder that holds it, or one of its own folders (.git, docs,
+    examples...); and an existing folder only if it is empty or a previous output set.
+    """
+    shown = shown or real
+    real = Path(real)
+    if real == REPOSITORY or real in REPOSITORY.parents:
+        raise OutputError(f"--out {shown}: give a folder of its own, not one that holds the "
+                          f"repository (e.g. runs/NAME)")
+    for name in PROTECTED:
+        if real == REPOSITORY / name or REPOSITORY / name in real.parents:
+            raise OutputError(f"--out {shown}: is inside the repository's {name}/, which "
+                              f"holds no outputs")
+    if real.is_dir() and not is_output_set(real) and any(os.scandir(real)):
+        raise OutputError(f"--out {shown}: holds files but is not a set of outputs (no "
+                          f"{MARKER} file); give a new or empty folder")
+
+
 def kept_entries(out_dir, limit=MAX_KEPT_ENTRIES):
-    """Count what a swap of `out_dir` carries over besides the outputs; OutputError past limit."""
+    """Count what a swap of `out_dir` carries over besides the outputs; OutputError past
+    limit, or for anything but files, folders and links (a FIFO, a socket, a device)."""
     count = 0
-    for top, dirs, files in os.walk(out_dir):
-        names = [n for n in dirs + files if not (top == str(out_dir) and n in OUTPUTS)]
-        count += len(names)
-        if count > limit:
-            raise OutputError(f"--out {out_dir}: holds more than {limit} other files; give "
-                              f"the outputs a folder of their own")
+    pending = [str(out_dir)]
+    while pending:
+        top = pending.pop()
+        for entry in os.scandir(top):
+            if top == str(out_dir) and entry.name in OUTPUTS + (MARKER,):
+                continue
+            count += 1
+            if count > limit:
+                raise OutputError(f"--out {out_dir}: holds more than {limit} other files; "
+                                  f"give the outputs a folder of their own")
+            if entry.is_dir(follow_symlinks=False):
+                pending.append(entry.path)
+            elif not (entry.is_symlink() or entry.is_file(follow_symlinks=False)):
+                inside = os.path.relpath(entry.path, out_dir)
+                raise OutputError(f"--out {out_dir}: {inside} is not a file, folder or link "
+                                  f"(a FIFO, socket or device cannot be carried over)")
     return count
 
 
@@ -271,15 +326,25 @@ def _signals_deferred():
             os.kill(os.getpid(), number)
 
 
+def leftovers_of(real):
+    """The folders a killed run of this writer left beside `real`: named as it names
+    them, and holding its marker. Anything else, however named, is not ours."""
+    parent, name = os.path.split(real)
+    pattern = re.compile(rf"\.{re.escape(name)}\.swap-(new|old)-[a-z0-9_]{{8}}")
+    found = []
+    for n in sorted(os.listdir(parent)):
+        path = os.path.join(parent, n)
+        if pattern.fullmatch(n) and not os.path.islink(path) and os.path.isdir(path) \
+                and is_output_set(path):
+            found.append(path)
+    return found
+
+
 def clean_leftovers(real):
     """Remove what a killed run left beside `real`; put an old set back if it was taken out."""
-    parent, name = os.path.split(real)
-    prefix = f".{name}{_SWAP}"
-    leftovers = sorted(n for n in os.listdir(parent) if n.startswith(prefix))
-    for n in leftovers:
-        path = os.path.join(parent, n)
+    for path in leftovers_of(real):
         # Only the two-rename fallback takes the old set out; put it back if --out is gone.
-        if n.startswith(prefix + "old-") and not os.path.lexists(real):
+        if _SWAP + "old-" in os.path.basename(path) and not os.path.lexists(real):
             os.rename(path, real)
         else:
             shutil.rmtree(path, ignore_errors=True)
@@ -295,14 +360,16 @@ def swap_in(out_dir, files):
     """
     global committed
     out_dir = Path(out_dir)
-    out_dir.absolute().parent.mkdir(parents=True, exist_ok=True)
     real = os.path.realpath(out_dir)  # a symlinked --out: swap the folder it points to
+    check_replaceable(real, out_dir)
+    out_dir.absolute().parent.mkdir(parents=True, exist_ok=True)
     parent, name = os.path.split(real)
     lock = os.open(parent, os.O_RDONLY)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one swap at a time beside this folder
         clean_leftovers(real)
         staged = tempfile.mkdtemp(dir=parent, prefix=f".{name}{_SWAP}new-")
+        files = {MARKER: MARKER_TEXT, **files}  # first: a leftover is known to be ours
         try:
             for file_name, data in files.items():
                 with open(os.path.join(staged, file_name), "wb") as f:
@@ -311,7 +378,7 @@ def swap_in(out_dir, files):
                     os.fsync(f.fileno())
             if os.path.isdir(real):
                 kept_entries(real)
-                _carry_over(real, staged, skip=OUTPUTS)
+                _carry_over(real, staged, skip=OUTPUTS + (MARKER,))
                 shutil.copystat(real, staged)
             else:
                 os.chmod(staged, 0o777 & ~_umask())
@@ -330,6 +397,9 @@ def swap_in(out_dir, files):
                 # in between leaves no --out at all, never a mix; the next run restores it.
                 old = tempfile.mkdtemp(dir=parent, prefix=f".{name}{_SWAP}old-")
                 os.rmdir(old)
+                if not is_output_set(real):  # an empty folder: mark it, so that the
+                    write_atomically(os.path.join(real, MARKER), MARKER_TEXT)  # next run
+                    # can restore it if a kill lands between the two renames
                 os.rename(real, old)
                 os.rename(staged, real)
                 staged = old
@@ -339,7 +409,7 @@ def swap_in(out_dir, files):
                 shutil.rmtree(staged, ignore_errors=True)  # the old set
     finally:
         os.close(lock)
-    return sorted(out_dir / name for name in files)
+    return sorted(out_dir / name for name in files if name != MARKER)
 
 
 def _umask():

@@ -2,13 +2,12 @@
 import datetime
 import os
 import platform
-import shlex
 from pathlib import Path
 
 import keras
 import tensorflow as tf
 
-from examples.cifar10 import data, pipeline, report, schema, train
+from examples.cifar10 import data, pipeline, provenance, report, schema, train
 from examples.cifar10 import strategy as distribute
 
 
@@ -102,7 +101,7 @@ def run(args, dataset=None):
               "sha256": hashes},
         history=history, seconds=seconds, test_loss=test_loss, test_accuracy=test_acc,
         flip_accuracy=test_flip_acc, pipeline_seconds=pipeline_seconds,
-        command=shlex.join(["python", "-m", "examples.cifar10", *args.argv]))
+        command=provenance.published_command("examples.cifar10", args.argv))
     figures, counts = report.draw_figures(x_train, y_train, x_test, y_test,
                                           train.class_probabilities(model, x_test))
     metrics["confusion_matrix"] = counts.tolist()

@@ -15,16 +15,24 @@ class SchemaError(ValueError):
 
 # --- building blocks: each returns a checker `check(value, where)` --------------------------
 
-def number(low=-math.inf, high=math.inf, integer=False):
+def number(low, high, integer=False):
+    """A number in [low, high]: a finite float, or an int (compared exactly, never
+    converted, so that a 400-digit integer is out of range, not an OverflowError)."""
     def check(value, where):
         if isinstance(value, bool) or not isinstance(value, int if integer else (int, float)):
             fail(where, f"expected {'a whole number' if integer else 'a number'}, "
                         f"got {kind(value)}")
-        if not math.isfinite(value):
+        if isinstance(value, float) and not math.isfinite(value):
             fail(where, f"{value} is not a finite number")
         if not low <= value <= high:
-            fail(where, f"{value} is outside [{low}, {high}]")
+            fail(where, f"{shown_number(value)} is outside [{low}, {high}]")
     return check
+
+
+def shown_number(value):
+    if isinstance(value, int) and abs(value) >= 10**20:
+        return f"a {len(str(abs(value)))}-digit integer"
+    return repr(value)
 
 
 def text(max_length=2000, pattern=None):
@@ -103,7 +111,9 @@ def kind(value):
 
 
 def shown(value):
-    return repr(value)[:40] if isinstance(value, (str, int, float)) else kind(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return shown_number(value)
+    return repr(value)[:40] if isinstance(value, (str, float)) else kind(value)
 
 
 # --- the two kinds of file ----------------------------------------------------------------
@@ -259,6 +269,32 @@ PUBLISHED = {"improved": "metrics.json", "baseline": "baseline/metrics.json",
              "ablation_xla": "ablation-xla.json"}
 
 
+# Integers in these files are counts and sizes: 20 digits is far beyond any of them, and
+# far below the 4,300 digits past which int() raises its own ValueError.
+MAX_DIGITS = 20
+
+
+def integer(text):
+    if len(text.lstrip("-")) > MAX_DIGITS:
+        raise SchemaError(f"an integer of {len(text.lstrip('-'))} digits (at most "
+                          f"{MAX_DIGITS})")
+    return int(text)
+
+
+def without_duplicates(pairs):
+    value = {}
+    for key, item in pairs:
+        if key in value:
+            raise SchemaError(f"{join('', key)[:100]}: appears twice in one object")
+        value[key] = item
+    return value
+
+
+def parse(text):
+    """JSON with every integer of at most MAX_DIGITS digits and no key twice in an object."""
+    return json.loads(text, parse_int=integer, object_pairs_hook=without_duplicates)
+
+
 def load(path, shown_as=None):
     """Read and check one plots/ file; raise SchemaError naming the file and the key."""
     shown_as = shown_as or path
@@ -267,7 +303,7 @@ def load(path, shown_as=None):
         raise SchemaError(f"{shown_as}: no schema for a file of this name")
     try:
         # NaN and Infinity parse (Python writes them), and the schema then names their key.
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = parse(path.read_text(encoding="utf-8"))
         check(value)
     except SchemaError as err:
         raise SchemaError(f"{shown_as}: {err}") from None

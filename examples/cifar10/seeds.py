@@ -9,12 +9,11 @@ and the machine it ran on, and their mean and standard deviation. --figures-from
 the run whose figures are published (its folder must be one of the RUN_DIRs).
 """
 import json
-import shlex
 import statistics
 import sys
 from pathlib import Path
 
-from examples.cifar10 import report, schema
+from examples.cifar10 import provenance, report, schema
 from examples.cifar10.cli import OneLineParser
 from examples.cifar10.data import shown
 
@@ -80,7 +79,7 @@ def main(argv=None):
             raise schema.SchemaError(f"--figures-from {args.figures_from}: not among the "
                                      f"RUN_DIRs")
         summary = summarise(runs, args.figures_from,
-                            shlex.join(["python", "-m", "examples.cifar10.seeds", *argv]))
+                            provenance.published_command("examples.cifar10.seeds", argv))
         try:
             report.write_atomically(args.out, (json.dumps(summary, indent=2) + "\n").encode())
         except OSError as err:

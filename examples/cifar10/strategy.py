@@ -35,13 +35,18 @@ def check(name, environ=os.environ):
         config = json.loads(text)
         workers = config["cluster"]["worker"]
         task = config["task"]
-        ok = (isinstance(workers, list) and workers and task.get("type") in ("worker", "chief")
-              and isinstance(task.get("index"), int))
-    except (ValueError, KeyError, TypeError, AttributeError):
-        ok = False
+        chiefs = config["cluster"].get("chief", [])
+        index = task.get("index")
+        ok = (isinstance(workers, list) and workers and isinstance(chiefs, list)
+              and task.get("type") in ("worker", "chief")
+              and type(index) is int and 0 <= index < len(
+                  workers if task["type"] == "worker" else chiefs))
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+        ok = False  # RecursionError: JSON nested deeper than Python's parser goes
     if not ok:
         raise DataError('TF_CONFIG must be JSON like {"cluster": {"worker": ["host1:port", '
-                        '"host2:port"]}, "task": {"type": "worker", "index": 0}}')
+                        '"host2:port"]}, "task": {"type": "worker", "index": 0}}, the index '
+                        'one of the workers\' positions in the list')
 
 
 @dataclass
