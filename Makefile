@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.requirements-installed
 
-.PHONY: serve test build update-outputs notebooks test-notebooks figures seeds ablation ablation-full-budget ablation-airbench ablation-xla clean
+.PHONY: serve test build compat update-outputs notebooks test-notebooks figures seeds ablation ablation-full-budget ablation-airbench ablation-xla clean
 
 serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000/intro-tensorflow-keras/
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
@@ -21,6 +21,9 @@ build: $(READY)  ## the static site in site/, as the hosting workflow builds it
 
 notebooks: $(READY)  ## regenerate notebooks/*.ipynb from the chapters (tests say when)
 	$(BIN)/python -m tested_docs.notebooks
+
+compat: $(READY)  ## run the docs suite under each TensorFlow release of the matrix into compat/record.json
+	$(BIN)/python -m tested_docs.compat
 
 test-notebooks: $(READY)  ## also execute every chapter's notebook in a fresh kernel
 	EXECUTE_NOTEBOOKS=1 $(BIN)/python -m pytest -n 2 --dist loadfile tests/test_notebooks.py
