@@ -333,7 +333,12 @@ def imported_modules(sources):
     return found
 
 
-def install_cell_source(code_sources):
+def install_cell_source(code_sources, page=None):
+    """The notebook's first cell: keep the runtime's TensorFlow when this page passed with
+    its release (compat/record.json), else install the pinned versions; install the
+    other packages the page imports either way. It says in one line which case applies."""
+    from tested_docs import compat, record
+
     pins = pinned_requirements()
     distributions = importlib.metadata.packages_distributions()
     needed = set()
@@ -341,11 +346,45 @@ def install_cell_source(code_sources):
         for dist in distributions.get(module, []):
             name = dist.lower().replace("_", "-")
             needed.add("tensorflow" if name == "tensorflow-cpu" else name)
-    if "keras" in needed:
-        needed.add("tensorflow")  # Keras' backend
+    needed.add("tensorflow")  # every chapter runs on TensorFlow
+    if "keras" in needed or page is not None:
+        needed.add("keras")
     packages = [f"{name}=={version}" for name, version in pins.items() if name in needed]
-    return ("# The versions this page is tested with (from the project's requirements.txt).\n"
-            "%pip install --quiet " + " ".join(packages))
+    tested = [(pins["tensorflow"], pins["keras"])]
+    if page is not None:
+        tested = compat.passing(compat.load(), page, record.page_digest(DOCS / page)) \
+            or tested
+    releases = sorted({compat.minor(tf) for tf, _ in tested},
+                      key=lambda v: tuple(map(int, v.split("."))))
+    kerases = sorted({compat.minor(k) for _, k in tested})
+    # With the runtime's TensorFlow, its NumPy and TensorBoard stay too.
+    others = [p for p in packages if p.split("==")[0] not in
+              ("tensorflow", "keras", "numpy", "tensorboard")]
+    keras_pin = f"keras=={pins['keras']}"
+    shown = ", ".join(tf for tf, _ in tested)
+    return (
+        f"# This page passed with TensorFlow {shown} (Keras "
+        f"{', '.join(sorted({k for _, k in tested}))}).\n"
+        "# Keep this runtime's TensorFlow if it is one of those releases; otherwise\n"
+        "# install the versions the page is pinned to.\n"
+        "from importlib import metadata\n\n\n"
+        "def release(*names):\n"
+        "    for name in names:\n"
+        "        try:\n"
+        "            return \".\".join(metadata.version(name).split(\".\")[:2])\n"
+        "        except metadata.PackageNotFoundError:\n"
+        "            pass\n"
+        "    return None\n\n\n"
+        "runtime = release(\"tensorflow\", \"tensorflow-cpu\")\n"
+        f"if runtime in {releases!r}:\n"
+        "    print(f\"Keeping this runtime's TensorFlow {runtime}: a tested release.\")\n"
+        f"    if release(\"keras\") not in {kerases!r}:\n"
+        f"        %pip install --quiet {keras_pin}\n"
+        + (f"    %pip install --quiet {' '.join(others)}\n" if others else "")
+        + "else:\n"
+        f"    print(f\"Installing TensorFlow {pins['tensorflow']}: this runtime has \"\n"
+        "          f\"{runtime or 'none'}, which this page was not tested with.\")\n"
+        f"    %pip install --quiet {' '.join(packages)}\n")
 
 
 # --- running one ---------------------------------------------------------------------------
@@ -391,7 +430,8 @@ def build(page):
     """The notebook of one chapter (docs-relative path), as an nbformat v4 node."""
     cells = cells_of(page)
     code = [text for kind, text, _ in cells if kind == "code"]
-    notebook_cells = [nbformat.v4.new_code_cell(install_cell_source(code), id=INSTALL_ID)]
+    notebook_cells = [nbformat.v4.new_code_cell(install_cell_source(code, page),
+                                                id=INSTALL_ID)]
     for number, (kind, text, extra) in enumerate(cells, 1):
         if kind == "markdown":
             cell = nbformat.v4.new_markdown_cell(text, id=f"cell-{number:03d}")
@@ -449,8 +489,9 @@ def carried_outputs(old, new):
     """`new` with the outputs of `old` when both hold the same code cells in the same order:
     the outputs came from running exactly that code, whatever prose now surrounds it.
     None when the code changed (then the outputs no longer belong to it)."""
-    old_code = [c for c in old.cells if c.cell_type == "code"]
-    new_code = [c for c in new.cells if c.cell_type == "code"]
+    # The install cell is not the page's code, and the published run does not execute it.
+    old_code = [c for c in old.cells if c.cell_type == "code" and c.get("id") != INSTALL_ID]
+    new_code = [c for c in new.cells if c.cell_type == "code" and c.get("id") != INSTALL_ID]
     if [c.source for c in old_code] != [c.source for c in new_code]:
         return None
     for before, after in zip(old_code, new_code):

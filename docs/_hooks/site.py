@@ -20,7 +20,7 @@ from mkdocs.structure.files import File
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from sybil import Document  # noqa: E402
 
-from tested_docs import ROOT, blocks, metrics_format, record  # noqa: E402
+from tested_docs import ROOT, blocks, compat, metrics_format, record  # noqa: E402
 from tested_docs.metrics_format import PLOTS, escaped  # noqa: E402
 
 log = logging.getLogger("mkdocs.hooks.site")
@@ -95,11 +95,25 @@ def has_python_block(markdown, path):
 
 
 _tested = {}  # the record of the last test run, read once per build
+_compat = {}  # compat/record.json: the releases each page passed with (make compat)
+
+
+def compat_stamp(page, digest):
+    """The line under the stamp: which TensorFlow releases this very text passed with."""
+    sentence = compat.describe(_compat, page, digest)
+    if sentence is None:
+        return ""
+    # The record is a file on disk: its strings are placed as literal text.
+    state = "compat" if sentence.startswith("Passes") and "Fails" not in sentence \
+        else "compat untested"
+    return f'<p class="tested-stamp {state}">{escaped(sentence)}</p>\n'
 
 
 def on_config(config):
     _tested.clear()
     _tested.update(record.load())
+    _compat.clear()
+    _compat.update(compat.load())
     if not record.RECORD.exists():
         log.info("No test record (%s): every chapter will say 'Not tested yet'. Run "
                  "`make test` first.", record.RECORD.relative_to(ROOT))
@@ -140,5 +154,7 @@ def on_page_markdown(markdown, page, config, files):
     source = page.file.abs_src_path
     if page.file.src_uri.endswith(".md") and has_python_block(markdown, source):
         entry = _tested.get(page.file.src_uri)
-        markdown = insert_after_title(markdown, stamp(entry, record.page_digest(Path(source))))
+        digest = record.page_digest(Path(source))
+        markdown = insert_after_title(
+            markdown, stamp(entry, digest) + "\n" + compat_stamp(page.file.src_uri, digest))
     return markdown
