@@ -30,7 +30,7 @@ def main(argv):
         sys.exit("usage: python -m examples.saving.serve EXPORT_DIR INPUTS.npy")
     export_dir, inputs_path = Path(argv[0]), Path(argv[1])
     if not (export_dir / "saved_model.pb").is_file():
-        sys.exit(f"serve: no SavedModel in {export_dir} (saved_model.pb missing)")
+        sys.exit(f"serve: no SavedModel in {export_dir} (no saved_model.pb)")
     if not inputs_path.is_file():
         sys.exit(f"serve: no input file {inputs_path}")
     outputs = predict(export_dir, np.load(inputs_path))
