@@ -1,0 +1,1 @@
+"""Code behind the saving, loading and exporting chapter (docs/saving.md)."""
