@@ -18,6 +18,7 @@ existing line that still matches.
 import ast
 import doctest
 import io
+import linecache
 import logging
 import os
 import re
@@ -228,6 +229,7 @@ def run(source, filename, first_line, namespace):
     """
     offset = first_line - 1
     tree = ast.parse("\n" * offset + source, filename)
+    show_as_python(filename, first_line, source, namespace)
     statements = []
     for node in tree.body:
         code = compile(ast.Module(body=[node], type_ignores=[]), filename, "exec")
@@ -240,6 +242,27 @@ def run(source, filename, first_line, namespace):
                                     clean(out[0]), running))
     namespace.pop("__builtins__", None)
     return statements
+
+
+def show_as_python(filename, first_line, source, namespace):
+    """Let inspect, tracebacks and AutoGraph read the page as a reader's Python file: for
+    them the page holds the blocks run so far at their page lines (dedented, as they ran),
+    and blank lines where it holds prose. Read from the Markdown itself, a lambda's line
+    runs on into fences and prose, and AutoGraph warns that it cannot convert it."""
+    entry = linecache.cache.get(filename)
+    lines = []
+    if _views.get(filename) == id(namespace) and entry and len(entry) == 4:
+        lines = list(entry[2])
+    _views[filename] = id(namespace)  # a new run of the page starts from blank lines
+    block = [line + "\n" for line in source.split("\n")]
+    end = first_line - 1 + len(block)
+    lines += ["\n"] * (end - len(lines))
+    lines[first_line - 1:end] = block
+    # No modification time: linecache.checkcache keeps the entry instead of re-reading.
+    linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
+
+
+_views = {}  # page file: id of the namespace its linecache view was built for
 
 
 def owner(group, statements):

@@ -256,6 +256,9 @@ def setup_namespace(namespace):
         if isinstance(registry, dict):
             registry.clear()
     namespace["NO_GPU"] = not tf.config.list_physical_devices("GPU")
+    # A reader's script, notebook or IPython runs as __main__; without a module name,
+    # AutoGraph cannot find a lambda's module and warns that it runs it unconverted.
+    namespace["__name__"] = "__main__"
     session.restore_logging()
     _builtins_before_page[id(namespace)] = session.builtins_now()
 

@@ -763,3 +763,21 @@ def test_output_lines_in_an_included_section_are_refused(tmp_path, monkeypatch):
         ```
     """)
     assert "'#>' line '#> 1' in an included section" in str(errors[0][1])
+
+
+def test_autograph_reads_a_pages_lambda_as_it_reads_a_script(tmp_path):
+    passed, errors = run_page(tmp_path, """\
+        Prose.
+
+        !!! note
+
+            ```python
+            import tensorflow as tf
+            squares = tf.data.Dataset.range(3).map(lambda n: n * n)
+            print([int(n) for n in squares])
+            #> [0, 1, 4]
+            ```
+
+        More prose, which is no Python.
+    """)
+    assert passed == [5], errors
