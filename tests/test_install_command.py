@@ -5,7 +5,6 @@ every visible block of every page. The imports come from the blocks the harness 
 (included sections as they are shown), top-level module names only, without the standard
 library and the project's own `examples` package.
 """
-import ast
 import importlib.metadata
 import re
 import shlex
@@ -14,7 +13,7 @@ import sys
 from sybil import Document
 
 from tested_docs import DOCS, blocks, includes
-from tested_docs.notebooks import pinned_requirements
+from tested_docs.notebooks import imported_modules, pinned_requirements
 
 # The pip package that provides each module the pages import. None: it comes with the
 # package named in COMES_WITH, which the command installs, so the command leaves it out
@@ -50,37 +49,12 @@ def visible_sources(page):
         yield source
 
 
-def top_level_imports(source):
-    """Top-level module names `source` imports (absolute imports only)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:  # a fragment: read its import lines one by one
-        lines = [line.strip() for line in source.splitlines()
-                 if re.match(r"\s*(import|from)\s", line)]
-        tree = ast.Module(body=[node for line in lines for node in _parsed(line)],
-                          type_ignores=[])
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found.add(node.module.split(".")[0])
-    return found
-
-
-def _parsed(line):
-    try:
-        return ast.parse(line).body
-    except SyntaxError:
-        return []
-
-
 def third_party_imports():
     """{module: first page that imports it} over every visible block of every page."""
     found = {}
     for page in sorted(DOCS.rglob("*.md")):
         for source in visible_sources(page):
-            for module in sorted(top_level_imports(source)):
+            for module in sorted(imported_modules([source])):
                 found.setdefault(module, page.relative_to(DOCS).as_posix())
     return {m: p for m, p in found.items()
             if m not in sys.stdlib_module_names and m not in OWN and m != "__future__"}
