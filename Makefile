@@ -5,13 +5,26 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 READY  := $(VENV)/.requirements-installed
 
-.PHONY: serve test build compat update-outputs notebooks test-notebooks figures seeds ablation ablation-full-budget ablation-airbench ablation-xla clean
+.PHONY: help serve test test-page test-replay build compat update-outputs notebooks test-notebooks figures seeds ablation ablation-full-budget ablation-airbench ablation-xla clean
+.DEFAULT_GOAL := help
 
-serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000/intro-tensorflow-keras/
+help:  ## this list: every target with what it does
+	@grep -E '^[a-z][a-z0-9-]*:.*## ' $(MAKEFILE_LIST) | \
+		awk -F ':.*## ' '{ printf "  make %-22s %s\n", $$1, $$2 }'
+
+serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000/intro-tensorflow-keras/ (warns about stale notebooks)
+	@$(BIN)/python -m tested_docs.notebooks --warn
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
 
 test: $(READY)  ## every test: snippets, examples, notebook, site build, browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile
+
+test-page: $(READY)  ## one page's blocks and its notebook's freshness: make test-page PAGE=docs/x.md
+	@test -f "$(PAGE)" || { echo "make test-page: PAGE=docs/<page>.md names no page (got '$(PAGE)')" >&2; exit 2; }
+	$(BIN)/python -m pytest -p no:cacheprovider "$(PAGE)" tests/test_notebooks.py -k "$(notdir $(PAGE))"
+
+test-replay: $(READY)  ## each chapter's visible blocks as one script in a fresh python (REPLAY_PAGES=a.md,b.md picks)
+	REPLAY_PAGES="$${REPLAY_PAGES:-1}" $(BIN)/python -m pytest -p no:cacheprovider tests/test_replay.py
 
 update-outputs: $(READY)  ## rewrite every page's '#>' lines and figures from real runs
 	$(BIN)/python -m pytest docs --update-outputs

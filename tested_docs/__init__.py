@@ -8,7 +8,9 @@ is imported by the pytest harness (tests/doc_harness.py), its guard, the site bu
 * ``includes`` -- ``--8<--`` lines and the sections of example files they cut;
 * ``outputs``  -- running a block statement by statement, checking and rewriting ``#>``;
 * ``figures``  -- figures a block draws, the image link under it, drawing and comparing;
-* ``record``   -- the record of a test run and the page digests behind the stamps.
+* ``record``   -- the record of a test run and the page digests behind the stamps;
+* ``rendered`` -- the blocks a page shows as Python once rendered (what the guard checks);
+* ``session``  -- builtins and logging setup, put back around each page.
 """
 from pathlib import Path
 

@@ -131,3 +131,17 @@ def output_text(line):
     if rest and not rest.startswith(" "):
         raise ValueError(f"'#>' must be followed by a space or end the line: {line.strip()!r}")
     return rest[1:]
+
+
+# --- numbers the build fills in -------------------------------------------------------------
+# '{{ improved.final.test.accuracy | pct }}': the site hook replaces it with a number from
+# plots/. Inside a code block the reader would see a number where the harness ran braces.
+BUILD_TIME_NUMBER = re.compile(r"\{\{\s*\w+\.[\w.]+\s*(?:\|\s*\w+\s*)?\}\}")
+
+
+def build_time_number(source):
+    """0-based index of the first line of `source` that holds a build-time number, or None."""
+    for index, line in enumerate(source.splitlines()):
+        if BUILD_TIME_NUMBER.search(line):
+            return index
+    return None

@@ -8,6 +8,7 @@ import re
 import textwrap
 
 from tested_docs import ROOT
+from tested_docs.blocks import OUTPUT_MARK
 
 INCLUDE_LINE = re.compile(
     r'^[ \t]*--8<--[ \t]+"(?P<path>[^":]+)(?::(?P<section>[\w-]+))?"[ \t]*$', re.MULTILINE)
@@ -38,3 +39,8 @@ def expand(source):
 
 def module_name(path):
     return path.removesuffix(".py").replace("/", ".")
+
+
+def output_lines(text):
+    """The '#>' lines of an included section (refused: nothing checks them there)."""
+    return [line.strip() for line in text.splitlines() if OUTPUT_MARK.match(line)]

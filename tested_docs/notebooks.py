@@ -527,10 +527,18 @@ def main(argv=None):
         description="Write notebooks/<page>.ipynb for every chapter in mkdocs.yml's nav.")
     parser.add_argument("--check", action="store_true",
                         help="write nothing; exit 1 naming each stale or missing notebook")
+    parser.add_argument("--warn", action="store_true",
+                        help="write nothing; one warning line per stale notebook, exit 0 "
+                             "(make serve)")
     args = parser.parse_args(argv)
     pages = chapters()
     extra = sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")
                    if p.stem not in {Path(page).stem for page in pages})
+    if args.warn:
+        for page in pages:
+            if why := stale(page):
+                print(f"WARNING: {why}: run `{COMMAND}`", file=sys.stderr)
+        return 0
     if args.check:
         problems = [why for page in pages if (why := stale(page))]
         problems += [f"notebooks/{name} belongs to no chapter in the nav" for name in extra]

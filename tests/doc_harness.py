@@ -16,6 +16,8 @@ import importlib
 import os
 import re
 import sys
+import tempfile
+import traceback
 import unittest
 from pathlib import Path
 
@@ -26,7 +28,8 @@ from sybil.parsers.abstract.doctest import DocTestStringParser
 from sybil.parsers.abstract.skip import SKIP_ARGUMENTS_PATTERN
 from sybil.parsers.markdown import ClearNamespaceParser, SkipParser
 
-from tested_docs import DOCS, ROOT, blocks, figures, includes, outputs, record, replace_file
+from tested_docs import (DOCS, ROOT, blocks, figures, includes, outputs, record, replace_file,
+                         session)
 from tested_docs.outputs import CHECK_FLAGS, OutputMismatch
 
 __all__ = ["DOCS", "DOCS_SYBIL", "ROOT", "OutputMismatch", "make_sybil"]
@@ -57,7 +60,30 @@ def pytest_configure(config):
 
     # A page's plt.show() is for the reader's screen; here the figure is checked instead.
     plt.show = lambda *args, **kwargs: None
-    configure_devices_as_a_fresh_session_would()
+    with start_up_log_kept_back():
+        configure_devices_as_a_fresh_session_would()
+    outputs.remember_terminal_streams()
+    session.remember_logging()
+
+
+class start_up_log_kept_back:
+    """TensorFlow's C++ start-up lines (oneDNN, cpu_feature_guard, absl) go to file
+    descriptor 2 while it loads; a test report is no place for them. They are shown only
+    if loading fails."""
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.log = tempfile.TemporaryFile()
+        self.saved = os.dup(2)
+        os.dup2(self.log.fileno(), 2)
+
+    def __exit__(self, kind, value, tb):
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+        if kind is not None:
+            self.log.seek(0)
+            sys.stderr.write(self.log.read().decode("utf-8", "replace"))
+        self.log.close()
 
 
 def configure_devices_as_a_fresh_session_would():
@@ -95,10 +121,15 @@ def module_is_tested(module):
 def evaluate_include(shown):
     for path, section in shown:
         try:
-            if not includes.section_text(path, section).strip():
-                raise AssertionError(f"{path}:{section} is empty")
+            text = includes.section_text(path, section)
         except (OSError, ValueError) as err:
             raise AssertionError(str(err)) from None
+        if not text.strip():
+            raise AssertionError(f"{path}:{section} is empty")
+        if shows := includes.output_lines(text):
+            raise AssertionError(f"{path}:{section}: '#>' line {shows[0]!r} in an included "
+                                 f"section: its output is never checked; show output on "
+                                 f"the page, under a block that prints it")
         module = includes.module_name(path)
         importlib.import_module(module)  # the included code itself runs here
         if not module_is_tested(module):
@@ -120,6 +151,10 @@ def evaluate_block(example):
         outputs.groups_of(source)
     except ValueError as err:
         raise OutputMismatch(f"{where(example)}:{example.line}: {err}") from None
+    if (braces := blocks.build_time_number(source)) is not None:
+        raise OutputMismatch(
+            f"{where(example)}:{first_source_index(example) + 1 + braces}: '{{{{ ... }}}}' "
+            f"in a code block: the site would show a filled-in number, not the code that ran")
     first = first_source_index(example)
     fence = example.document.text.splitlines()[first - 1]
     prefix = fence[:len(fence) - len(fence.lstrip())]  # an admonition's or a tab's indent
@@ -223,6 +258,22 @@ def setup_namespace(namespace):
         if isinstance(registry, dict):
             registry.clear()
     namespace["NO_GPU"] = not tf.config.list_physical_devices("GPU")
+    # A reader's script, notebook or IPython runs as __main__; without a module name,
+    # AutoGraph cannot find a lambda's module and warns that it runs it unconverted.
+    namespace["__name__"] = "__main__"
+    session.restore_logging()
+    _builtins_before_page[id(namespace)] = session.builtins_now()
+
+
+_builtins_before_page = {}
+
+
+def end_session(namespace):
+    """What a page changed in the process (builtins, logging) does not reach the next."""
+    saved = _builtins_before_page.pop(id(namespace), None)
+    if saved is not None:
+        session.restore_builtins(saved)
+    session.restore_logging()
 
 
 def make_sybil(path=DOCS):
@@ -231,11 +282,57 @@ def make_sybil(path=DOCS):
         patterns=["*.md"],
         path=str(path),
         setup=setup_namespace,
+        teardown=end_session,
     )
 
 
 DOCS_SYBIL = make_sybil()
 pytest_collect_file = DOCS_SYBIL.pytest()
+
+
+# --- failure reports that fit on a screen ------------------------------------------------
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A failing block is reported as the page, its line and what went wrong, not as the
+    harness's and Sybil's source: the report's first line is what `-ra` summarises."""
+    report = yield
+    example = getattr(item, "example", None)
+    if call.excinfo is None or example is None or not report.failed \
+            or example.region.evaluator not in (evaluate_block, refuse):
+        return report
+    error = call.excinfo.value
+    if isinstance(error, AssertionError) and not page_frames(error, example):
+        report.longrepr = str(error)  # the harness's own verdict, already a short report
+    else:
+        report.longrepr = page_traceback(error, example)
+    report.sections = []  # TensorFlow's C++ log, captured along the way, is noise here
+    return report
+
+
+def page_frames(error, example):
+    return [frame for frame in traceback.extract_tb(error.__traceback__)
+            if frame.filename == example.path]
+
+
+def page_traceback(error, example):
+    """The exception a page's code raised, with the page's frames and the last one."""
+    frames = traceback.extract_tb(error.__traceback__)
+    shown = [f for f in frames if f.filename == example.path] or frames[-1:]
+    if frames and frames[-1] is not shown[-1]:
+        shown.append(frames[-1])
+    last = shown[0]
+    where_ = (f"{os.path.relpath(last.filename, ROOT)}:{last.lineno}"
+              if last.filename == example.path else f"{where(example)}:{example.line}")
+    message = "".join(traceback.format_exception_only(error)).strip().splitlines()
+    lines = [f"{where_}: {message[0]}"]
+    for frame in shown:
+        lines.append(f"  {os.path.relpath(frame.filename, ROOT)}:{frame.lineno} in {frame.name}")
+        if frame.line:
+            lines.append(f"    {frame.line}")
+    lines += message[1:8]
+    lines.append(f"see this page alone:  make test-page PAGE={where(example)}")
+    return "\n".join(lines[:outputs.REPORT_LINES])
 
 
 # --- --update-outputs: apply the rewrites -------------------------------------------------

@@ -8,18 +8,23 @@ from tests.doc_harness import OutputMismatch, make_sybil
 
 
 def run_page(tmp_path, markdown):
-    """Evaluate every example of a one-page docs folder; return (passed lines, errors)."""
+    """Evaluate every example of a one-page docs folder, from its setup to its teardown,
+    as pytest does; return (passed lines, errors)."""
     (tmp_path / "page.md").write_text(textwrap.dedent(markdown))
     sybil = make_sybil(tmp_path)
     document = sybil.parse(tmp_path / "page.md")
     sybil.setup(document.namespace)
     passed, errors = [], []
-    for example in document:
-        try:
-            example.evaluate()
-            passed.append(example.line)
-        except (Exception, unittest.SkipTest) as err:  # collect every outcome, in page order
-            errors.append((example.line, err))
+    try:
+        for example in document:
+            try:
+                example.evaluate()
+                passed.append(example.line)
+            except (Exception, unittest.SkipTest) as err:  # every outcome, in page order
+                errors.append((example.line, err))
+    finally:
+        if sybil.teardown:
+            sybil.teardown(document.namespace)
     return passed, errors
 
 
@@ -38,7 +43,8 @@ def test_shown_output_is_checked(tmp_path):
     assert passed == [1]
     (line, err), = errors
     assert line == 6 and isinstance(err, OutputMismatch)
-    assert "page.md:7: printed output differs" in str(err) and "lines):\n43\nactual:\n42" in str(err)
+    assert str(err).split("\n")[0].endswith("page.md:8: '#> 43' but printed '42'")
+    assert "lines):\n    43\nactual:\n    42\n" in str(err)
 
 
 def test_output_the_page_does_not_show_fails(tmp_path):
@@ -47,7 +53,7 @@ def test_output_the_page_does_not_show_fails(tmp_path):
         print("surprise")
         ```
     """)
-    assert "is not shown right under it" in str(errors[0][1])
+    assert "not shown right under it" in str(errors[0][1])
 
 
 def test_floats_match_within_a_unit_of_the_last_digit_shown_and_ellipsis_matches_anything(tmp_path):
@@ -131,15 +137,30 @@ def test_gpu_only_blocks_skip_with_their_reason_without_a_gpu(tmp_path):
 def test_keras_progress_bars_are_not_part_of_the_checked_output(tmp_path):
     passed, errors = run_page(tmp_path, """\
         ```python
-        print("Epoch 1/1")
-        print("1/1 ━━━━━━━━━━━━━━━━━━━━ 0s 5ms/step - loss: 0.31")
-        print("┏━━━━┳━━━━┓")
-        #> ┏━━━━┳━━━━┓
+        import keras, numpy as np
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(loss="mse")
+        history = model.fit(np.ones((4, 2)), np.ones(4), epochs=2, verbose=1)
+        loss = model.evaluate(np.ones((4, 2)), np.ones(4), verbose=1)
         print("done")
         #> done
         ```
     """)
     assert passed == [1], errors
+
+
+def test_a_printed_line_that_looks_like_a_progress_bar_is_output(tmp_path):
+    _, errors = run_page(tmp_path, """\
+        ```python
+        print("Epoch 1/1")
+        ```
+
+        ```python
+        print("1/1 ━━━━━━━━━━━━━━━━━━━━ 0s 5ms/step - loss: 0.31")
+        ```
+    """)
+    assert [line for line, _ in errors] == [1, 5]
+    assert all("not shown right under it" in str(err) for _, err in errors)
 
 
 def test_an_included_example_must_exist_and_be_imported_by_a_test(tmp_path):
@@ -180,8 +201,7 @@ def test_each_group_is_checked_against_the_statement_right_above_it(tmp_path):
     """)
     assert passed == [1]
     (line, err), = errors
-    assert line == 12 and "page.md:13: the statement here prints output that is not shown" \
-        in str(err)
+    assert line == 12 and "page.md:13: prints 'a', not shown right under it" in str(err)
 
 
 def test_a_group_under_a_silent_statement_fails(tmp_path):
@@ -192,7 +212,18 @@ def test_a_group_under_a_silent_statement_fails(tmp_path):
         #> a
         ```
     """)
-    assert "page.md:2: the statement here prints output" in str(errors[0][1])
+    assert "page.md:2: prints 'a', not shown" in str(errors[0][1])
+
+
+def test_an_ellipsis_under_a_silent_statement_fails(tmp_path):
+    _, errors = run_page(tmp_path, """\
+        ```python
+        x = 1
+        #> ...
+        ```
+    """)
+    assert "page.md:3: '#> ...' (line 3) sits under a statement that printed nothing" \
+        in str(errors[0][1])
 
 
 def test_a_group_above_every_statement_fails(tmp_path):
@@ -236,7 +267,7 @@ def test_fd_level_stdout_stderr_and_warnings_are_output_too(tmp_path):
     """)
     assert passed == [1], errors
     assert [line for line, _ in errors] == [14, 18, 22]
-    assert all("is not shown right under it" in str(err) for _, err in errors)
+    assert all("not shown right under it" in str(err) for _, err in errors)
 
 
 def test_an_output_mark_without_a_space_is_refused_not_ignored(tmp_path):
@@ -475,3 +506,278 @@ def test_update_outputs_refuses_xdist_workers_rather_than_rewrite_nothing():
                             timeout=120)
     assert result.returncode == 4
     assert "--update-outputs rewrites pages from this one process" in result.stderr
+
+
+# --- a mismatch fits on a screen ----------------------------------------------------------
+
+def run_pytest_on(tmp_path, markdown, *options):
+    """pytest, in a fresh process, on a scratch page outside docs/; its whole output."""
+    import os
+    import subprocess
+    import sys
+
+    from tested_docs import ROOT
+
+    (tmp_path / "page.md").write_text(textwrap.dedent(markdown))
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "conftest.py").write_text(
+        "from pathlib import Path\nfrom tests.doc_harness import make_sybil\n"
+        "pytest_collect_file = make_sybil(Path(__file__).parent).pytest()\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)  # TensorFlow's start-up log as a reader gets it
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "tests.doc_harness",
+                             "-p", "no:cacheprovider", "-ra", *options, "page.md"],
+                            cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=300)
+    return result.stdout + result.stderr
+
+
+def test_a_wrong_output_line_fails_in_one_screen(tmp_path):
+    output = run_pytest_on(tmp_path, """\
+        # A page
+
+        ```python
+        import tensorflow as tf
+        total = tf.reduce_sum(tf.constant([20, 22]))
+        for i in range(30):
+            print(i if i != 17 else int(total))
+        #> 0
+        #> 1
+        #> 2
+        #> 3
+        #> 4
+        #> 5
+        #> 6
+        #> 7
+        #> 8
+        #> 9
+        #> 10
+        #> 11
+        #> 12
+        #> 13
+        #> 14
+        #> 15
+        #> 16
+        #> 17
+        #> 18
+        #> 19
+        #> 20
+        #> 21
+        #> 22
+        #> 23
+        #> 24
+        #> 25
+        #> 26
+        #> 27
+        #> 28
+        #> 29
+        ```
+
+        ```python
+        undefined_name + 1
+        ```
+    """)
+    lines = output.splitlines()
+
+    def report_of(block):
+        start = next(i for i, line in enumerate(lines) if f"page.md line={block}" in line)
+        end = next(i for i, line in enumerate(lines[start + 1:], start + 1)
+                   if line.startswith(("___", "===")))
+        return lines[start + 1:end]
+
+    report = report_of(3)
+    assert len(report) <= 25, output
+    text = "\n".join(report)
+    assert report[0].endswith("page.md:25: '#> 17' but printed '42'"), output
+    assert "for i in range(30):" in text and "    17" in text and "    42" in text
+    assert "make test-page PAGE=" in text and "--update-outputs" in text
+    for noise in ("Traceback", "sybil", "doc_harness", "outputs.py", "oneDNN",
+                  "cpu_feature_guard", "InitializeLog"):
+        assert noise not in output, noise
+    summary = [line for line in lines if line.startswith("FAILED")]
+    assert summary[0].endswith("page.md:25: '#> 17' but printed '42'"), summary
+    # An exception from the page's own code names the page line, not the harness's.
+    raised = report_of(40)
+    assert len(raised) <= 25, output
+    assert raised[0].endswith("page.md:41: NameError: name 'undefined_name' is not defined")
+
+
+# --- logging counts as output -------------------------------------------------------------
+
+def test_log_records_are_output_in_the_form_a_terminal_prints_them(tmp_path):
+    passed, errors = run_page(tmp_path, """\
+        ```python
+        import logging
+        import absl.logging
+        import tensorflow as tf
+        tf.get_logger().warning("from TensorFlow's logger")
+        #> WARNING:tensorflow:from TensorFlow's logger
+        absl.logging.warning("from absl")
+        #> WARNING:absl:from absl
+        logging.warning("from the root logger")
+        #> WARNING:root:from the root logger
+        ```
+
+        ```python
+        tf.get_logger().warning("unshown")
+        ```
+
+        ```python
+        absl.logging.warning("unshown")
+        ```
+
+        ```python
+        logging.warning("unshown")
+        ```
+    """)
+    assert passed == [1], errors
+    assert [line for line, _ in errors] == [13, 17, 21]
+    assert all("not shown right under it" in str(err) for _, err in errors)
+
+
+def test_the_retracing_warning_is_output(tmp_path):
+    _, errors = run_page(tmp_path, """\
+        ```python
+        import tensorflow as tf
+
+        @tf.function
+        def f(x):
+            return x
+
+        for n in range(1, 7):
+            f(tf.zeros([n]))
+        ```
+    """)
+    (line, err), = errors
+    assert "prints 'WARNING:tensorflow:5 out of the last 5 calls to <function" in str(err)
+
+
+def test_a_page_starts_with_the_logging_setup_of_a_fresh_session(tmp_path):
+    earlier = """\
+        ```python
+        import logging
+        import tensorflow as tf
+        logging.warning("a root handler now exists")
+        #> WARNING:root:a root handler now exists
+        tf.get_logger().warning("so TensorFlow's records print twice")
+        #> WARNING:tensorflow:so TensorFlow's records print twice
+        #> WARNING:tensorflow:so TensorFlow's records print twice
+        tf.get_logger().setLevel("ERROR")
+        ```
+    """
+    later = """\
+        ```python
+        import tensorflow as tf
+        tf.get_logger().warning("once")
+        #> WARNING:tensorflow:once
+        ```
+    """
+    for markdown in (earlier, later):
+        passed, errors = run_page(tmp_path, markdown)
+        assert passed == [1], errors
+
+
+# --- nothing one page does reaches the next -----------------------------------------------
+
+def test_a_page_that_replaces_print_does_not_silence_the_next(tmp_path):
+    import builtins
+
+    real_print = builtins.print
+    try:
+        run_page(tmp_path, """\
+            <!-- invisible-code-block: python
+            import builtins
+            builtins.print = lambda *args, **kwargs: None
+            builtins.extra = 1
+            -->
+        """)
+        passed, errors = run_page(tmp_path, """\
+            ```python
+            print("heard")
+            #> heard
+            print(hasattr(__builtins__, "extra") or "extra" in dir(__builtins__))
+            #> False
+            ```
+        """)
+    finally:
+        builtins.print = real_print
+        vars(builtins).pop("extra", None)
+    assert passed == [1], errors
+
+
+# --- what a terminal shows ----------------------------------------------------------------
+
+def test_a_carriage_return_is_rendered_as_a_terminal_renders_it(tmp_path):
+    passed, errors = run_page(tmp_path, """\
+        ```python
+        print("10 %\\r100 %")
+        #> 100 %
+        print("abcdef\\rXY")
+        #> XYcdef
+        ```
+    """)
+    assert passed == [1], errors
+
+
+def test_a_statement_must_not_leave_a_thread_running(tmp_path):
+    passed, errors = run_page(tmp_path, """\
+        ```python
+        import threading
+
+        def on_time():
+            timer = threading.Timer(0.01, print, ["on time"])
+            timer.start()
+            timer.join()
+
+        on_time()
+        #> on time
+        ```
+
+        ```python
+        late = threading.Timer(0.2, lambda: None)
+        late.start()
+        ```
+    """)
+    assert passed == [1], errors
+    (line, err), = errors
+    assert "page.md:15: the statement here leaves thread" in str(err)
+
+
+def test_a_build_time_number_in_a_python_block_is_refused(tmp_path):
+    _, errors = run_page(tmp_path, """\
+        ```python
+        x = 1
+        accuracy = "{{ improved.final.test.accuracy | pct }}"
+        ```
+    """)
+    assert "page.md:3: '{{ ... }}' in a code block" in str(errors[0][1])
+
+
+def test_output_lines_in_an_included_section_are_refused(tmp_path, monkeypatch):
+    from tested_docs import includes
+
+    monkeypatch.setattr(includes, "section_text", lambda path, section: "x = 1\n#> 1\n")
+    _, errors = run_page(tmp_path, """\
+        ```python
+        --8<-- "examples/cifar10/models.py:baseline"
+        ```
+    """)
+    assert "'#>' line '#> 1' in an included section" in str(errors[0][1])
+
+
+def test_autograph_reads_a_pages_lambda_as_it_reads_a_script(tmp_path):
+    passed, errors = run_page(tmp_path, """\
+        Prose.
+
+        !!! note
+
+            ```python
+            import tensorflow as tf
+            squares = tf.data.Dataset.range(3).map(lambda n: n * n)
+            print([int(n) for n in squares])
+            #> [0, 1, 4]
+            ```
+
+        More prose, which is no Python.
+    """)
+    assert passed == [5], errors

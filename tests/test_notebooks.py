@@ -229,3 +229,11 @@ def test_outputs_survive_a_prose_edit_but_not_a_code_edit():
     code = next(c for c in rebuilt.cells if c.cell_type == "code" and c.id != notebooks.INSTALL_ID)
     code.source += "\nprint('changed')"
     assert notebooks.carried_outputs(executed, rebuilt) is None
+
+
+def test_make_serve_warns_once_per_stale_notebook_and_goes_on(monkeypatch, capsys):
+    monkeypatch.setattr(notebooks, "stale",
+                        lambda page: f"notebooks/{page} differs" if page == "gpu.md" else None)
+    assert notebooks.main(["--warn"]) == 0
+    assert capsys.readouterr().err == \
+        f"WARNING: notebooks/gpu.md differs: run `{notebooks.COMMAND}`\n"

@@ -1,0 +1,60 @@
+"""Process-wide state a page may change, put back around each page.
+
+Pages run one after another in one test process, while each reader runs a page in a
+fresh session. What one page does to Python's builtins or to the logging setup
+(a ``logging.warning`` call adds a handler to the root logger; ``setLevel`` silences a
+logger) must not change what the next page prints.
+"""
+import builtins
+import logging
+
+_baseline = {}
+
+
+def _loggers():
+    yield logging.getLogger()
+    for logger in list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(logger, logging.Logger):
+            yield logger
+
+
+def _own(handlers):
+    """The handlers a session has, without the test runner's capture handlers."""
+    return [h for h in handlers if not type(h).__module__.startswith("_pytest")]
+
+
+def remember_logging():
+    """Take the logging setup of a session that has imported TensorFlow as the one every
+    page starts from (call once, after TensorFlow is imported)."""
+    _baseline["disable"] = logging.root.manager.disable
+    _baseline["loggers"] = {id(logger): (logger, logger.level, _own(logger.handlers),
+                                         logger.propagate, logger.disabled)
+                            for logger in _loggers()}
+
+
+def restore_logging():
+    """Back to the remembered setup: handlers a page added go, levels come back."""
+    if not _baseline:
+        return
+    logging.disable(_baseline["disable"])
+    known = _baseline["loggers"]
+    for logger in _loggers():
+        if id(logger) not in known:
+            continue
+        logger, level, handlers, propagate, disabled = known[id(logger)]
+        runner = [h for h in logger.handlers if h not in _own(logger.handlers)]
+        logger.handlers[:] = handlers + runner
+        logger.setLevel(level)
+        logger.propagate, logger.disabled = propagate, disabled
+
+
+def builtins_now():
+    return dict(vars(builtins))
+
+
+def restore_builtins(saved):
+    """Put back every builtin a page replaced, and drop those it added."""
+    current = vars(builtins)
+    for name in [n for n in current if n not in saved]:
+        del current[name]
+    current.update(saved)

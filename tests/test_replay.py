@@ -1,0 +1,126 @@
+"""Each chapter run as a reader runs it: its visible blocks, in order, as one script in a
+fresh `python` process.
+
+The harness runs a page statement by statement in a shared test process, with invisible
+setup blocks; a reader copies the visible blocks into a file or a terminal. This test
+checks that the copy alone works: the script exits 0 and prints the page's `#>` lines in
+order (each `#>` line must match a later printed line, with the harness's number and
+`...` rules; other printed lines, such as TensorFlow's start-up log, Keras' progress bars
+or the file and line Python puts before a warning, may come between). Blocks that only
+run on a GPU (after a `skip: next if(NO_GPU, ...)` marker) are left out on a machine
+without one, as the harness skips them.
+
+Opt-in, since it runs every chapter again: REPLAY_PAGES=1 (every chapter in the nav) or
+REPLAY_PAGES=tensors.md,keras.md; `make test-replay`.
+"""
+import os
+import subprocess
+import sys
+
+import pytest
+from sybil import Document
+
+from tested_docs import DOCS, blocks, includes, notebooks, outputs
+
+REPLAY = os.environ.get("REPLAY_PAGES", "").strip()
+TIMEOUT = 1200  # seconds per page
+
+
+def selected_pages():
+    if REPLAY in ("", "0"):
+        return []
+    chapters = notebooks.chapters()
+    if REPLAY == "1":
+        return chapters
+    picked = [name.strip().removeprefix("docs/") for name in REPLAY.split(",") if name.strip()]
+    unknown = [name for name in picked if name not in chapters]
+    if unknown:
+        raise pytest.UsageError(f"REPLAY_PAGES names no chapter: {', '.join(unknown)} "
+                                f"(chapters: {', '.join(chapters)})")
+    return picked
+
+
+def script_of(page):
+    """(script, [(page line, expected output line)]) from a page's visible blocks."""
+    text = (DOCS / page).read_text()
+    document = Document(text, str(DOCS / page))
+    gpu_only = set(notebooks.gpu_only_starts(document)) if not has_gpu() else set()
+    parts, expected = [], []
+    for region, kind in blocks.python_regions(document):
+        if kind == "invisible" or region.start in gpu_only:
+            continue
+        if kind == "doctest":
+            raise ValueError(f"docs/{page}: a doctest block cannot be replayed as a script")
+        first = text.count("\n", 0, region.start) + 2  # page line of its first source line
+        source = str(region.lexemes["source"])
+        for index, line in enumerate(source.splitlines()):
+            shown = blocks.output_text(line)
+            if shown is not None:
+                expected.append((first + index, shown))
+        parts.append(f"# docs/{page}:{first}\n{includes.expand(source)}")
+    return "\n\n".join(parts) + "\n", expected
+
+
+def has_gpu():
+    import tensorflow as tf
+
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+def printed_in_order(expected, printed):
+    """None when every expected line matches a printed line, in order; else the first
+    expected (page line, text) that does not."""
+    position = 0
+    for at, want in expected:
+        while position < len(printed):
+            got = printed[position]
+            position += 1
+            if outputs.matches(want, got) or outputs.matches("..." + want, got):
+                break
+        else:
+            return at, want
+    return None
+
+
+@pytest.mark.skipif(not REPLAY, reason="opt-in: REPLAY_PAGES=1 or `make test-replay`")
+@pytest.mark.parametrize("page", selected_pages())
+def test_the_page_runs_as_one_script_in_a_fresh_python(page, tmp_path):
+    script, expected = script_of(page)
+    path = tmp_path / (page.removesuffix(".md").replace("-", "_") + ".py")
+    path.write_text(script)
+    env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
+    env.pop("PYTHONPATH", None)  # a reader's copy has no access to the project's modules
+    try:
+        result = subprocess.run([sys.executable, path.name], cwd=tmp_path, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True, timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"docs/{page} as a script ran longer than {TIMEOUT} s", pytrace=False)
+    printed = [outputs.terminal_line(line).rstrip() for line in result.stdout.splitlines()]
+    tail = "\n".join(printed[-15:])
+    if result.returncode != 0:
+        pytest.fail(f"docs/{page} as a script ({path}) exits {result.returncode}; the end "
+                    f"of its output:\n{tail}", pytrace=False)
+    missing = printed_in_order(expected, printed)
+    if missing is not None:
+        at, want = missing
+        pytest.fail(f"docs/{page}:{at}: '#> {want}' is not printed (in order) when the page "
+                    f"runs as one script ({path}); the end of its output:\n{tail}",
+                    pytrace=False)
+
+
+def test_the_script_holds_the_visible_blocks_but_no_setup_and_no_gpu_only_block(tmp_path,
+                                                                                monkeypatch):
+    page = tmp_path / "page.md"
+    page.write_text('<!-- invisible-code-block: python\nhidden = 1\n-->\n\n'
+                    '```python\nprint("shown")\n#> shown\n```\n\n'
+                    '<!-- skip: next if(NO_GPU, reason="needs a GPU") -->\n'
+                    '```python\nprint("gpu")\n```\n')
+    monkeypatch.setattr("tests.test_replay.DOCS", tmp_path)
+    monkeypatch.setattr("tests.test_replay.has_gpu", lambda: False)
+    script, expected = script_of("page.md")
+    assert "hidden" not in script and 'print("gpu")' not in script
+    assert 'print("shown")' in script and expected == [(7, "shown")]
+    assert printed_in_order(expected, ["start-up log", "shown"]) is None
+    assert printed_in_order([(6, "0.33")], ["0.3333"]) is None
+    assert printed_in_order([(6, "shown"), (7, "twice")], ["twice", "shown"]) == (7, "twice")
