@@ -79,9 +79,61 @@ def test_first_cell_installs_the_pinned_packages_for_colab(page):
     assert first.get("id") == notebooks.INSTALL_ID and first.cell_type == "code"
     pins = notebooks.pinned_requirements()
     assert f"tensorflow=={pins['tensorflow']}" in first.source
-    assert "tensorflow-cpu" not in first.source
+    installs = [line for line in first.source.splitlines() if "%pip install" in line]
+    assert installs and not any("tensorflow-cpu" in line for line in installs)
     requirement = (ROOT / "requirements.txt").read_text()
     assert f"tensorflow-cpu=={pins['tensorflow']}" in requirement  # the same version
+
+
+def run_install_cell(source, installed, monkeypatch):
+    """Run a notebook's first cell as IPython would, with `installed` as the runtime's
+    packages; return what it printed and the pip commands it ran."""
+    import importlib.metadata
+    import io
+    from contextlib import redirect_stdout
+
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    def version(name):
+        if name not in installed:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return installed[name]
+
+    monkeypatch.setattr(importlib.metadata, "version", version)
+    magics = []
+
+    class Shell:
+        def run_line_magic(self, name, line):
+            magics.append(f"%{name} {line}")
+
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        exec(TransformerManager().transform_cell(source), {"get_ipython": Shell})
+    return printed.getvalue().strip(), magics
+
+
+def test_the_first_cell_keeps_a_tested_runtime_and_installs_otherwise(monkeypatch):
+    """Colab's own TensorFlow is kept when the page passed with its release (the
+    compatibility record); any other release gets the pinned versions. One line says
+    which."""
+    from tested_docs import compat, record
+
+    page = "tensors.md"
+    source = notebooks.build(page).cells[0].source
+    tested = compat.passing(compat.load(), page, record.page_digest(DOCS / page))
+    pins = notebooks.pinned_requirements()
+    oldest = tested[0][0] if tested else pins["tensorflow"]
+    said, magics = run_install_cell(
+        source, {"tensorflow": oldest, "keras": "3.8.0"}, monkeypatch)
+    assert said == f"Keeping this runtime's TensorFlow {compat.minor(oldest)}: a tested release."
+    assert magics[0] == f"%pip install --quiet keras=={pins['keras']}"  # Keras untested
+    assert not any("tensorflow==" in m or "numpy" in m for m in magics)
+    said, magics = run_install_cell(source, {"tensorflow": "2.12.0"}, monkeypatch)
+    assert said.startswith(f"Installing TensorFlow {pins['tensorflow']}: this runtime has "
+                           "2.12, which this page was not tested with.")
+    assert f"tensorflow=={pins['tensorflow']}" in magics[0]
+    said, magics = run_install_cell(source, {}, monkeypatch)
+    assert "this runtime has none" in said
 
 
 def test_the_gpu_chapter_asks_colab_for_a_gpu_and_tags_its_gpu_only_cells():
