@@ -296,6 +296,33 @@ def test_seeds_refuses_runs_of_different_recipes(tmp_path, capsys):
     assert err.count("\n") == 1 and "batch_size differs" in err and not out.exists()
 
 
+def test_seeds_keeps_the_other_seeds_of_an_earlier_file(tmp_path, capsys):
+    """A republished seed-42 run replaces its own entry; seeds 1 and 2 stay as recorded,
+    and a kept run of another recipe (other epochs) is refused in one line."""
+    runs = [metrics_file(tmp_path / f"s{seed}", seed, acc, sec)
+            for seed, acc, sec in ((1, 0.80, 1000.0), (2, 0.82, 1100.0), (42, 0.84, 1200.0))]
+    earlier = tmp_path / "seeds.json"
+    assert seeds.main([*map(str, runs), "--figures-from", str(runs[2]),
+                       "--out", str(earlier)]) == 0
+    rerun = metrics_file(tmp_path / "rerun", 42, 0.86, 1300.0)
+    out = tmp_path / "new-seeds.json"
+    assert seeds.main([str(rerun), "--figures-from", str(rerun), "--keep-from",
+                       str(earlier), "--out", str(out)]) == 0
+    summary = json.loads(out.read_text())
+    assert [(r["seed"], r["test_accuracy"]) for r in summary["runs"]] == \
+        [(1, 0.80), (2, 0.82), (42, 0.86)]
+    assert summary["test_accuracy"]["mean"] == pytest.approx((0.80 + 0.82 + 0.86) / 3)
+    capsys.readouterr()
+    other = json.loads(earlier.read_text())
+    other["runs"][0]["command"] = other["runs"][0]["command"].replace(
+        "--epochs 18", "--epochs 5")
+    earlier.write_text(json.dumps(other))
+    assert seeds.main([str(rerun), "--figures-from", str(rerun), "--keep-from",
+                       str(earlier), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "seed 1 trained improved for 5 epochs" in err
+
+
 def test_sparse_crossentropy_has_no_label_smoothing_as_the_chapter_says():
     """Why SmoothedCrossentropy exists (true of the pinned Keras; revisit on upgrades)."""
     import inspect
