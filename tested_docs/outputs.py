@@ -305,7 +305,7 @@ def check(source, statements, where):
             raise OutputMismatch(report.text(
                 f"the statement here leaves thread {statement.running[0]!r} running, so what "
                 f"it prints later would land under another statement: wait for it (join it) "
-                f"in the same statement"))
+                f"in the same statement", rewritable=False))
         shown_lines = [(base + g.start - 1 + i, text) for g in mine
                        for i, text in enumerate(g.lines)]
         if not mine and statement.output:
@@ -345,7 +345,7 @@ class Report:
     line: int
     statement: list
 
-    def text(self, problem, want=None, got=None, line=None, focus=0):
+    def text(self, problem, want=None, got=None, line=None, focus=0, rewritable=True):
         out = [f"{self.path}:{line or self.line}: {problem}"]
         code = self.statement[:3] + (["..."] if len(self.statement) > 3 else [])
         out += [f"  {self.line + i:>4} | {text}" for i, text in enumerate(code)]
@@ -353,9 +353,10 @@ class Report:
             out += ["expected (the '#>' lines):"] + _window(want, focus)
         if got is not None:
             out += ["actual:"] + _window(got.split("\n"), focus)
-        out += [f"see this page alone:  make test-page PAGE={self.path}",
-                f"if the new output is right:  .venv/bin/python -m pytest {self.path} "
-                f"--update-outputs  (then read the diff)"]
+        out.append(f"see this page alone:  make test-page PAGE={self.path}")
+        if rewritable:
+            out.append(f"if the new output is right:  .venv/bin/python -m pytest {self.path} "
+                       f"--update-outputs  (then read the diff)")
         return "\n".join(out[:REPORT_LINES])
 
 
