@@ -58,3 +58,21 @@ def restore_builtins(saved):
     for name in [n for n in current if n not in saved]:
         del current[name]
     current.update(saved)
+
+
+def fresh_retracing_counts():
+    """TensorFlow's retracing warning ("5 out of the last 5 calls to ... triggered
+    tf.function retracing") comes from counts it keeps per function *code* for the whole
+    process, and every Keras model's train and predict functions share one code. In one
+    test process those counts would carry over from the pages run before, while a reader
+    runs each page in a fresh one: start each page with none. (Private TensorFlow state,
+    read defensively: if it moves, nothing is reset and a test shows the difference.)"""
+    import sys
+
+    module = sys.modules.get(
+        "tensorflow.python.eager.polymorphic_function.polymorphic_function")
+    manager = getattr(module, "_frequent_tracing_detector_manager", None)
+    detectors = getattr(manager, "_detectors", None)
+    if detectors is not None:
+        with manager._lock:
+            detectors.clear()

@@ -262,6 +262,7 @@ def setup_namespace(namespace):
     # AutoGraph cannot find a lambda's module and warns that it runs it unconverted.
     namespace["__name__"] = "__main__"
     session.restore_logging()
+    session.fresh_retracing_counts()
     _builtins_before_page[id(namespace)] = session.builtins_now()
 
 

@@ -679,6 +679,33 @@ def test_a_page_starts_with_the_logging_setup_of_a_fresh_session(tmp_path):
 
 # --- nothing one page does reaches the next -----------------------------------------------
 
+def test_retracing_counts_do_not_carry_over_from_an_earlier_page(tmp_path):
+    """TensorFlow counts retracings per function code for the whole process; a page that
+    traces four times must not make the next page's first traces warn."""
+    # One function code shared by both pages, as Keras' train step is by every model.
+    (tmp_path / "shared_step.py").write_text(
+        "import tensorflow as tf\n\n\n"
+        "def make():\n"
+        "    @tf.function\n"
+        "    def step(x):\n"
+        "        return x\n"
+        "    return step\n")
+    tracing = f"""\
+        ```python
+        import sys
+        sys.path.insert(0, {str(tmp_path)!r})
+        import shared_step
+        import tensorflow as tf
+
+        for n in range(1, 5):
+            shared_step.make()(tf.zeros([n]))
+        ```
+    """
+    for _ in range(2):  # alone, four traces stay under the threshold of five
+        passed, errors = run_page(tmp_path, tracing)
+        assert passed == [1], errors
+
+
 def test_a_page_that_replaces_print_does_not_silence_the_next(tmp_path):
     import builtins
 

@@ -28,11 +28,13 @@ PACKAGE_OF = {
     "numpy": None,
     "pandas": None,
     "absl": None,
+    "h5py": None,
     # The case study's figures cell displays images with IPython, which comes with the
     # Jupyter the overview installs (a second `pip install` line) to run its notebook.
     "IPython": "jupyterlab",
 }
-COMES_WITH = {"numpy": "tensorflow", "pandas": "palmerpenguins", "absl": "tensorflow"}
+COMES_WITH = {"numpy": "tensorflow", "pandas": "palmerpenguins", "absl": "tensorflow",
+              "h5py": "keras"}
 OWN = {"examples"}  # the project's own package, not installed from an index
 
 

@@ -92,7 +92,7 @@ def test_a_script_bearing_variant_name_reaches_the_built_page_only_as_text(scrat
     path.write_text(json.dumps(ablation, indent=2))
     result = build_site(scratch_project / "site", config=str(scratch_project / "mkdocs.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
-    page = (scratch_project / "site" / "cifar10" / "index.html").read_text()
+    page = (scratch_project / "site" / "cifar10-engineering" / "index.html").read_text()
     assert "<img src=x" not in page and "<img src=\"x\"" not in page
     shown = [inner for inner in re.findall(r"<td><code>(.*?)</code>", page)
              if "onerror" in inner]
