@@ -284,3 +284,14 @@ def test_the_airbench_details_check_says_what_the_chapter_says():
     from examples.cifar10 import details
     assert details.WHITENING_BIAS_EPOCHS == 3 and details.EPSILON == 1e-12
     assert "epsilon=1e-5" in (ROOT / "examples/cifar10/models.py").read_text()
+
+
+def test_the_xla_check_says_what_the_engineering_page_says():
+    """'XLA made training more than twice as slow, and the validation accuracy moved by
+    less than a point': the same recipe, seed, budget and machine, with and without."""
+    check = published("ablation-xla.json")
+    runs = {v["name"]: v for v in check["variants"]}
+    assert list(runs) == ["full", "xla"]
+    assert runs["xla"]["seconds"] > 2 * runs["full"]["seconds"]
+    assert abs(runs["xla"]["validation_accuracy"] - runs["full"]["validation_accuracy"]) < 0.01
+    assert check["device"].startswith("CPU: ")

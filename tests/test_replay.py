@@ -11,7 +11,10 @@ run on a GPU (after a `skip: next if(NO_GPU, ...)` marker) are left out on a mac
 without one, as the harness skips them.
 
 Opt-in, since it runs every chapter again: REPLAY_PAGES=1 (every chapter in the nav) or
-REPLAY_PAGES=tensors.md,keras.md; `make test-replay`.
+REPLAY_PAGES=tensors.md,keras.md; `make test-replay`. REPLAY_PYTHON names another
+interpreter, e.g. one of a fresh environment made with exactly the overview's install
+command. The script runs from the repository's root, as a reader who cloned it would run
+it (the case study and the saving chapter run the repository's `examples`).
 """
 import os
 import subprocess
@@ -20,10 +23,11 @@ import sys
 import pytest
 from sybil import Document
 
-from tested_docs import DOCS, blocks, includes, notebooks, outputs
+from tested_docs import DOCS, ROOT, blocks, includes, notebooks, outputs
 
 REPLAY = os.environ.get("REPLAY_PAGES", "").strip()
 TIMEOUT = 1200  # seconds per page
+PYTHON = os.environ.get("REPLAY_PYTHON") or sys.executable
 
 
 def selected_pages():
@@ -89,9 +93,9 @@ def test_the_page_runs_as_one_script_in_a_fresh_python(page, tmp_path):
     path = tmp_path / (page.removesuffix(".md").replace("-", "_") + ".py")
     path.write_text(script)
     env = {**os.environ, "MPLBACKEND": "Agg", "PYTHONUNBUFFERED": "1"}
-    env.pop("PYTHONPATH", None)  # a reader's copy has no access to the project's modules
+    env["PYTHONPATH"] = str(ROOT)  # as a script saved in the clone, run from its root
     try:
-        result = subprocess.run([sys.executable, path.name], cwd=tmp_path, env=env,
+        result = subprocess.run([PYTHON, str(path)], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                 text=True, timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
