@@ -173,27 +173,32 @@ def results_from_junit(path):
     return pages
 
 
+def run_docs_suite(python, junit, extra=(), root=ROOT, timeout=PAGE_TIMEOUT):
+    """Run the docs suite with `python` in `root`; {page: None or first failing line}.
+    NO_TEST_RECORD: the pinned run's record (.cache/) is not this run's to write."""
+    command = [str(python), "-m", "pytest", "docs", "-q", "-p", "no:cacheprovider",
+               f"--junitxml={junit}", "-o", "junit_family=xunit1", *extra]
+    try:
+        subprocess.run(command, cwd=root, timeout=timeout,
+                       env={**os.environ, "NO_TEST_RECORD": "1"},
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise CompatError(f"the docs suite took more than {timeout} s") from None
+    if not Path(junit).exists():
+        raise CompatError("pytest wrote no results")
+    return results_from_junit(junit)
+
+
 def run_version(entry, jobs, log=print):
     """Run the docs suite under one version; {page: None (passed) or first failing line}."""
     python = venv_for(entry, log)
+    extra = ["-n", str(jobs), "--dist", "loadfile"] if jobs > 1 else []
+    log(f"TensorFlow {entry['tensorflow']}, Keras {entry['keras']}")
     with tempfile.TemporaryDirectory() as tmp:
-        junit = Path(tmp) / "junit.xml"
-        command = [str(python), "-m", "pytest", "docs", "-q", "-p", "no:cacheprovider",
-                   f"--junitxml={junit}", "-o", "junit_family=xunit1"]
-        if jobs > 1:
-            command += ["-n", str(jobs), "--dist", "loadfile"]
-        log(f"TensorFlow {entry['tensorflow']}, Keras {entry['keras']}: {' '.join(command[1:])}")
         try:
-            # NO_TEST_RECORD: the pinned run's record (.cache/) is not this run's to write.
-            subprocess.run(command, cwd=ROOT, timeout=PAGE_TIMEOUT,
-                           env={**os.environ, "NO_TEST_RECORD": "1"},
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise CompatError(f"the docs suite under TensorFlow {entry['tensorflow']} took "
-                              f"more than {PAGE_TIMEOUT} s")
-        if not junit.exists():
-            raise CompatError(f"pytest wrote no results under TensorFlow {entry['tensorflow']}")
-        return results_from_junit(junit)
+            return run_docs_suite(python, Path(tmp) / "junit.xml", extra)
+        except CompatError as err:
+            raise CompatError(f"TensorFlow {entry['tensorflow']}: {err}") from None
 
 
 def merge(data, entry, results, today=None):

@@ -24,7 +24,7 @@ import venv
 from pathlib import Path
 
 from tested_docs import ROOT
-from tested_docs.compat import UNPINNED, results_from_junit
+from tested_docs.compat import UNPINNED, CompatError, run_docs_suite
 
 NEWEST = ["tensorflow-cpu", "keras"]  # unpinned: whatever PyPI serves today
 TIMEOUT = 1800  # seconds for the docs suite
@@ -65,18 +65,11 @@ def versions(python):
 
 
 def run_docs(python, root, junit, update):
-    command = [str(python), "-m", "pytest", "docs", "-q", "-p", "no:cacheprovider",
-               f"--junitxml={junit}", "-o", "junit_family=xunit1"]
-    if update:
-        command.append("--update-outputs")
-    import os
-
-    env = {**os.environ, "NO_TEST_RECORD": "1"}
-    subprocess.run(command, cwd=root, env=env, timeout=TIMEOUT,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if not Path(junit).exists():
-        raise RefreshError("pytest wrote no results")
-    return results_from_junit(junit)
+    try:
+        return run_docs_suite(python, junit, ["--update-outputs"] if update else [],
+                              root=root, timeout=TIMEOUT)
+    except CompatError as err:
+        raise RefreshError(str(err)) from None
 
 
 def docs_diff(root):
