@@ -235,18 +235,24 @@ def merge(data, entry, results, today=None):
 UNPINNED = ("tensorflow", "tensorflow-cpu", "tensorboard", "numpy")  # follow the release
 
 
+def kept_requirements(left_out, root=ROOT):
+    """The pinned lines of requirements.txt, without the packages named in `left_out`."""
+    kept = []
+    for line in (root / "requirements.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        name = re.split(r"[=<>!~;\s\[]", line, maxsplit=1)[0].lower()
+        if line and name not in left_out:
+            kept.append(line)
+    return kept
+
+
 def compat_requirements(version):
     """requirements.txt for one TensorFlow release: the same packages, that release (the
     CPU build: the matrix runs on Linux x86-64), and the TensorBoard and NumPy it accepts."""
     if not re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+", version):
         raise CompatError(f"--add takes a release such as 2.22.0, got {version!r}")
-    kept = []
-    for line in (ROOT / "requirements.txt").read_text().splitlines():
-        name = re.split(r"[=<>!~;\s\[]", line.strip(), maxsplit=1)[0].lower()
-        if line.strip() and not line.startswith("#") and name not in UNPINNED:
-            kept.append(line.strip())
     return ("# The docs suite under an older TensorFlow (written by tested_docs.compat --add).\n"
-            + "\n".join(kept) + f"\ntensorflow-cpu=={version}\n")
+            + "\n".join(kept_requirements(UNPINNED)) + f"\ntensorflow-cpu=={version}\n")
 
 
 def add_release(version, log=print):

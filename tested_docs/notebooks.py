@@ -124,22 +124,28 @@ def code_regions(document):
 GPU_ONLY = re.compile(r"^\s*(next|start)\s+if\s*\(\s*NO_GPU\b")
 
 
-def gpu_only_starts(document):
-    """Start offsets of the blocks a `skip: next/start if(NO_GPU, ...)` marker governs."""
+def governed_starts(document, chosen):
+    """Start offsets of the blocks that the `skip: next/start if(...)` markers whose
+    arguments `chosen` accepts govern (the next block, or every block up to `end`)."""
     code = [start for start, *_ in code_regions(document)]
     marked = set()
-    markers = sorted((lexed.start, lexed.lexemes["arguments"] or "")
+    markers = sorted((lexed.start, (lexed.lexemes["arguments"] or "").strip())
                      for lexed in blocks.skip_lexer()(document))
     for index, (at, arguments) in enumerate(markers):
-        if not GPU_ONLY.match(arguments):
+        if arguments == "end" or not chosen(arguments):
             continue
         following = [s for s in code if s > at]
-        if arguments.lstrip().startswith("next"):
+        if arguments.startswith("next"):
             marked.update(following[:1])
         else:  # start ... end
-            stop = next((m for m, a in markers[index + 1:] if a.strip() == "end"), None)
+            stop = next((m for m, a in markers[index + 1:] if a == "end"), None)
             marked.update(s for s in following if stop is None or s < stop)
     return marked
+
+
+def gpu_only_starts(document):
+    """Start offsets of the blocks a `skip: next/start if(NO_GPU, ...)` marker governs."""
+    return governed_starts(document, GPU_ONLY.match)
 
 
 PLACEHOLDER = "\x00"

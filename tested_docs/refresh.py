@@ -24,7 +24,7 @@ import venv
 from pathlib import Path
 
 from tested_docs import ROOT
-from tested_docs.compat import UNPINNED, CompatError, run_docs_suite
+from tested_docs.compat import UNPINNED, CompatError, kept_requirements, run_docs_suite
 
 NEWEST = ["tensorflow-cpu", "keras"]  # unpinned: whatever PyPI serves today
 TIMEOUT = 1800  # seconds for the docs suite
@@ -36,13 +36,7 @@ class RefreshError(Exception):
 
 def newest_requirements(root=ROOT):
     """requirements.txt with TensorFlow and Keras unpinned, and what follows them too."""
-    lines = []
-    for line in (root / "requirements.txt").read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        name = line.split("==", 1)[0].split(";", 1)[0].strip().lower()
-        if line and name not in (*UNPINNED, "keras"):
-            lines.append(line)
-    return NEWEST + lines
+    return NEWEST + kept_requirements((*UNPINNED, "keras"), root)
 
 
 def install(where):

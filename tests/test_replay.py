@@ -70,14 +70,8 @@ def conditional_starts(document):
     """Blocks under a skip marker with another condition than NO_GPU (e.g. which build of
     TensorFlow this is): the harness decides them in the page's namespace, a copied
     script has no such switch, so the replay leaves them out."""
-    code = [region.start for region, _ in blocks.python_regions(document)]
-    marked = set()
-    for lexed in blocks.skip_lexer()(document):
-        arguments = (lexed.lexemes["arguments"] or "").strip()
-        if arguments.startswith("next") and not notebooks.GPU_ONLY.match(arguments):
-            following = [s for s in code if s > lexed.start]
-            marked.update(following[:1])
-    return marked
+    return notebooks.governed_starts(
+        document, lambda arguments: not notebooks.GPU_ONLY.match(arguments))
 
 
 def has_gpu():
@@ -144,3 +138,23 @@ def test_the_script_holds_the_visible_blocks_but_no_setup_and_no_gpu_only_block(
     assert printed_in_order(expected, ["start-up log", "shown"]) is None
     assert printed_in_order([(6, "0.33")], ["0.3333"]) is None
     assert printed_in_order([(6, "shown"), (7, "twice")], ["twice", "shown"]) == (7, "twice")
+
+
+def test_blocks_under_other_conditions_are_left_out_whatever_the_machine(tmp_path,
+                                                                        monkeypatch):
+    """A copied script has no switch for `skip: ... if(<build check>)`: such blocks (one
+    marked `next`, two inside `start`/`end`) stay out even on a machine with a GPU."""
+    page = tmp_path / "page.md"
+    page.write_text('```python\nprint("always")\n```\n\n'
+                    '<!-- skip: next if(built_with_cuda, reason="CPU-only build") -->\n'
+                    '```python\nprint("cpu build")\n```\n\n'
+                    '<!-- skip: start if(not built_with_cuda, reason="CUDA build") -->\n'
+                    '```python\nprint("cuda 1")\n```\n\n'
+                    '```python\nprint("cuda 2")\n```\n\n'
+                    '<!-- skip: end -->\n'
+                    '```python\nprint("after")\n```\n')
+    monkeypatch.setattr("tests.test_replay.DOCS", tmp_path)
+    monkeypatch.setattr("tests.test_replay.has_gpu", lambda: True)
+    script, _ = script_of("page.md")
+    assert 'print("always")' in script and 'print("after")' in script
+    assert "cpu build" not in script and "cuda 1" not in script and "cuda 2" not in script
