@@ -480,12 +480,25 @@ def text_of(notebook):
     return nbformat.writes(notebook) + "\n"
 
 
+def readable(path):
+    """The notebook at `path`, or None when it is not a notebook nbformat can read (a
+    half-resolved merge, a truncated file)."""
+    try:
+        return nbformat.reads(path.read_text(), as_version=4)
+    except (OSError, UnicodeDecodeError, ValueError, nbformat.reader.NotJSONError):
+        return None
+
+
 def stale(page):
     """None when notebooks/<page>.ipynb is what the page generates (outputs aside), else why."""
     path = notebook_path(page)
     if not path.exists():
         return f"{path.relative_to(ROOT)} does not exist"
-    stored = without_outputs(nbformat.reads(path.read_text(), as_version=4))
+    stored = readable(path)
+    if stored is None:
+        shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
+        return f"{shown} is not a readable notebook (damaged JSON?)"
+    stored = without_outputs(stored)
     if text_of(stored) != text_of(build(page)):
         return f"{path.relative_to(ROOT)} differs from what docs/{page} generates"
     return None
@@ -515,7 +528,7 @@ def write(page):
         return False
     path = notebook_path(page)
     notebook = build(page)
-    old = nbformat.read(path, as_version=4) if path.exists() else None
+    old = readable(path) if path.exists() else None  # a damaged one is simply replaced
     if old is not None and any(cell.get("outputs") for cell in old.cells):
         carried = carried_outputs(old, notebook)
         if carried is None:

@@ -289,3 +289,14 @@ def test_make_serve_warns_once_per_stale_notebook_and_goes_on(monkeypatch, capsy
     assert notebooks.main(["--warn"]) == 0
     assert capsys.readouterr().err == \
         f"WARNING: notebooks/gpu.md differs: run `{notebooks.COMMAND}`\n"
+
+
+def test_a_damaged_notebook_is_named_stale_and_rewritten(tmp_path, monkeypatch):
+    """A notebook left with merge markers is reported in one line, then regenerated."""
+    monkeypatch.setattr(notebooks, "NOTEBOOKS", tmp_path)
+    path = tmp_path / "tensors.ipynb"
+    path.write_text('{\n<<<<<<< HEAD\n "cells": []\n=======\n>>>>>>> other\n')
+    assert notebooks.stale("tensors.md") == \
+        f"{path} is not a readable notebook (damaged JSON?)"
+    assert notebooks.write("tensors.md") is True
+    assert notebooks.stale("tensors.md") is None
