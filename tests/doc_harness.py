@@ -11,8 +11,10 @@ wires them into pytest and Sybil:
   real execution instead of failing, and prints what it changed;
 * the run leaves a record (with each page's digest) behind the build's stamps.
 """
+import contextlib
 import datetime
 import importlib
+import logging
 import os
 import re
 import sys
@@ -31,6 +33,7 @@ from sybil.parsers.markdown import ClearNamespaceParser, SkipParser
 from tested_docs import (DOCS, ROOT, blocks, figures, includes, outputs, record, replace_file,
                          session)
 from tested_docs.outputs import CHECK_FLAGS, OutputMismatch
+from tested_docs.session import remember_logging
 
 __all__ = ["DOCS", "DOCS_SYBIL", "ROOT", "OutputMismatch", "make_sybil"]
 
@@ -60,10 +63,47 @@ def pytest_configure(config):
 
     # A page's plt.show() is for the reader's screen; here the figure is checked instead.
     plt.show = lambda *args, **kwargs: None
-    with start_up_log_kept_back():
-        configure_devices_as_a_fresh_session_would()
+
+
+def pytest_collection_finish(session):
+    """Prepare the process that will run the tests: after collection, so that the
+    controller of an xdist run (which collects nothing and runs nothing) never pays for
+    importing TensorFlow, and neither does a run of pages that never use it."""
+    if needs_tensorflow(session.items):
+        with start_up_log_kept_back(), root_logger_without_the_runners_handlers():
+            configure_devices_as_a_fresh_session_would()
     outputs.remember_terminal_streams()
-    session.remember_logging()
+    remember_logging()
+
+
+def needs_tensorflow(items):
+    """Whether these tests may use TensorFlow: any Python test module may, and so may a
+    page that names TensorFlow, Keras or the NO_GPU skip condition."""
+    texts = {}
+    for item in items:
+        path = Path(str(item.path))
+        if path.suffix != ".md":
+            return True
+        if path not in texts:
+            texts[path] = path.read_text(encoding="utf-8")
+            if re.search(r"\b(tensorflow|keras|NO_GPU)\b", texts[path]):
+                return True
+    return False
+
+
+@contextlib.contextmanager
+def root_logger_without_the_runners_handlers():
+    """TensorFlow gives its logger a handler of its own only if the root logger has none,
+    as in a reader's fresh session; during collection pytest's log capture holds one."""
+    root = logging.getLogger()
+    runners = [h for h in root.handlers if type(h).__module__.startswith("_pytest")]
+    for handler in runners:
+        root.removeHandler(handler)
+    try:
+        yield
+    finally:
+        for handler in runners:
+            root.addHandler(handler)
 
 
 class start_up_log_kept_back:
@@ -247,17 +287,20 @@ def setup_namespace(namespace):
     session has: no Keras name counters, precision policy or other global state left by
     earlier pages, no global random seed set by one, and no warning silenced because an
     earlier page already triggered it once."""
-    import keras
-    import tensorflow as tf
-
-    keras.backend.clear_session()
-    keras.mixed_precision.set_global_policy("float32")  # not the precision a page chose
-    tf.random.set_seed(None)  # no global seed: seeded ops give what they give a reader
     for module in list(sys.modules.values()):
         registry = getattr(module, "__warningregistry__", None)
         if isinstance(registry, dict):
             registry.clear()
-    namespace["NO_GPU"] = not tf.config.list_physical_devices("GPU")
+    # State exists only where something imported them (needs_tensorflow imports both
+    # before any test when a test may use them).
+    if "keras" in sys.modules:
+        keras = sys.modules["keras"]
+        keras.backend.clear_session()
+        keras.mixed_precision.set_global_policy("float32")  # not the precision a page chose
+    if "tensorflow" in sys.modules:
+        tf = sys.modules["tensorflow"]
+        tf.random.set_seed(None)  # no global seed: seeded ops give what they give a reader
+        namespace["NO_GPU"] = not tf.config.list_physical_devices("GPU")
     # A reader's script, notebook or IPython runs as __main__; without a module name,
     # AutoGraph cannot find a lambda's module and warns that it runs it unconverted.
     namespace["__name__"] = "__main__"
@@ -386,18 +429,38 @@ def pytest_runtest_logreport(report):
             page["skip_reasons"].append(reason)
 
 
+_worker_versions = {}
+
+
+def versions_in_this_process():
+    """{"tensorflow": ..., "keras": ...} as the pages imported them here, if they did."""
+    return {name: sys.modules[name].__version__ for name in ("tensorflow", "keras")
+            if name in sys.modules}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """An xdist worker's versions reach the controller, which never imports TensorFlow."""
+    _worker_versions.update(getattr(node, "workeroutput", {}).get("versions", {}))
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Record each page whose blocks all passed or skipped, with its digest."""
-    if hasattr(session.config, "workerinput") or UPDATE["on"] or not _outcomes:
-        return  # xdist workers report to the controller; a rewriting run proves nothing
+    if hasattr(session.config, "workeroutput"):
+        session.config.workeroutput["versions"] = versions_in_this_process()
+        return  # xdist workers report to the controller
+    if UPDATE["on"] or not _outcomes:
+        return  # a rewriting run proves nothing
     if os.environ.get("NO_TEST_RECORD"):
         return  # a compatibility run (tested_docs.compat) keeps its own record
-    import keras
-    import tensorflow as tf
+    versions = {**_worker_versions, **versions_in_this_process()}
+    if set(versions) != {"tensorflow", "keras"}:
+        import keras
+        import tensorflow as tf
 
+        versions = {"tensorflow": tf.__version__, "keras": keras.__version__}
     runs = record.load()
-    stamp = {"tensorflow": tf.__version__, "keras": keras.__version__,
-             "date": datetime.date.today().isoformat()}
+    stamp = {**versions, "date": datetime.date.today().isoformat()}
     for page, counts in _outcomes.items():
         if counts["failed"] or not (counts["passed"] or counts["skipped"]):
             runs.pop(page, None)  # a page that failed loses its stamp
