@@ -306,6 +306,7 @@ def setup_namespace(namespace):
     namespace["__name__"] = "__main__"
     session.restore_logging()
     session.fresh_retracing_counts()
+    session.freeze_what_exists()
     _builtins_before_page[id(namespace)] = session.builtins_now()
 
 
@@ -318,6 +319,7 @@ def end_session(namespace):
     if saved is not None:
         session.restore_builtins(saved)
     session.restore_logging()
+    session.unfreeze()
 
 
 def make_sybil(path=DOCS):

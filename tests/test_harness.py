@@ -706,6 +706,31 @@ def test_retracing_counts_do_not_carry_over_from_an_earlier_page(tmp_path):
         assert passed == [1], errors
 
 
+def test_a_page_runs_with_older_objects_frozen_and_frees_them_when_it_ends(tmp_path):
+    """Frozen objects are never collected: the freeze must end with the page, and a page's
+    own garbage must still be collected."""
+    import gc
+
+    passed, errors = run_page(tmp_path, """\
+        ```python
+        import gc, weakref
+        print(gc.get_freeze_count() > 0)  # what existed before the page
+        #> True
+        class Node:
+            pass
+        node = Node()
+        node.me = node  # a cycle: only the collector frees it
+        ref = weakref.ref(node)
+        del node
+        gc.collect()
+        print(ref() is None)
+        #> True
+        ```
+    """)
+    assert passed == [1], errors
+    assert gc.get_freeze_count() == 0
+
+
 def test_a_page_that_replaces_print_does_not_silence_the_next(tmp_path):
     import builtins
 
