@@ -23,14 +23,14 @@ TIMEOUT = 240  # seconds for one training process, TensorFlow's start-up include
 QUIET = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
 QUIET.pop("TF_CONFIG", None)
 
-# Two logical CPU devices, set up before anything else touches TensorFlow, then the CLI.
+# Two logical CPU devices, set up before anything else touches TensorFlow, then the CLI as
+# `python -m examples.cifar10` runs it (its __main__, arguments from sys.argv).
 TWO_CPUS = """
-import sys
+import runpy
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from examples.cifar10.cli import main
-sys.exit(main(sys.argv[1:]))
+runpy.run_module("examples.cifar10", run_name="__main__", alter_sys=True)
 """
 
 

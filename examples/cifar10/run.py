@@ -102,10 +102,12 @@ def run(args, dataset=None):
         history=history, seconds=seconds, test_loss=test_loss, test_accuracy=test_acc,
         flip_accuracy=test_flip_acc, pipeline_seconds=pipeline_seconds,
         command=provenance.published_command("examples.cifar10", args.argv))
-    figures, counts = report.draw_figures(x_train, y_train, x_test, y_test,
-                                          train.class_probabilities(model, x_test))
-    metrics["confusion_matrix"] = counts.tolist()
-    metrics["confusions"] = report.most_confused(counts)
+    figures = None  # under multiworker, only the chief writes: the others draw nothing
+    if setup.chief:
+        figures, counts = report.draw_figures(x_train, y_train, x_test, y_test,
+                                              train.class_probabilities(model, x_test))
+        metrics["confusion_matrix"] = counts.tolist()
+        metrics["confusions"] = report.most_confused(counts)
     history = metrics["history"]
     # A diverged run (NaN or infinite loss) or a malformed value stops here, before the
     # old set is touched: the site build would refuse it anyway.
