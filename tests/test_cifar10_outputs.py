@@ -146,12 +146,28 @@ needs_strace = pytest.mark.skipif(shutil.which("strace") is None,
                                   reason="needs strace (fault injection); .ci/run installs it")
 
 
+# How long strace holds the swap's renameat2: the kill must land inside it, and strace
+# sleeps out the rest of it after the kill, so every test below waits about that long.
+HOLD_MICROSECONDS = 1_500_000
+
+
 def traced(command, when, log):
-    """Run `command` under strace, the swap's renameat2 held 3 s at entry or exit."""
+    """Run `command` under strace, the swap's renameat2 held at entry or exit."""
     return subprocess.Popen(
         ["strace", "-f", "--seccomp-bpf", "-qq", "-o", str(log), "-e", "trace=renameat2",
-         "-e", f"inject=renameat2:{when}=3000000", *command],
+         "-e", f"inject=renameat2:{when}={HOLD_MICROSECONDS}", *command],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def traced_child(tracer):
+    """The process strace runs the command in."""
+    return int(Path(f"/proc/{tracer.pid}/task/{tracer.pid}/children").read_text().split()[0])
+
+
+def held_by_strace(pid):
+    """Whether strace holds process `pid` stopped. Only renameat2 is traced (--seccomp-bpf
+    stops nothing else), so after the staging this is the exchange being held."""
+    return "t (tracing stop)" in Path(f"/proc/{pid}/status").read_text()
 
 
 def kill_traced(tracer, ready, timeout=120):
@@ -162,8 +178,7 @@ def kill_traced(tracer, ready, timeout=120):
             assert tracer.poll() is None, "the command ended before the swap"
             assert time.monotonic() < deadline, "the swap never started"
             time.sleep(0.02)
-        child = int(Path(f"/proc/{tracer.pid}/task/{tracer.pid}/children").read_text().split()[0])
-        os.kill(child, signal.SIGKILL)
+        os.kill(traced_child(tracer), signal.SIGKILL)
         tracer.wait(timeout=30)
     finally:
         if tracer.poll() is None:
@@ -187,8 +202,10 @@ def test_the_cli_killed_inside_the_swap_leaves_a_complete_set(out, tmp_path):
     data = cifar10_data.write_official_layout(tmp_path / "data", n_train_per_batch=10,
                                               n_test=10)
     before = others(out)
+    # The baseline: the swap is the same for both models, and it trains faster.
     tracer = traced([sys.executable, "-m", "examples.cifar10", "--data-dir", str(data),
-                     "--epochs", "1", "--quiet", "--out", str(out)], "delay_exit",
+                     "--model", "baseline", "--epochs", "1", "--quiet", "--out", str(out)],
+                    "delay_exit",
                     tmp_path / "strace.log")
     kill_traced(tracer, lambda: (out / "metrics.json").read_bytes() != OLD["metrics.json"])
     assert tracer.returncode is not None
@@ -214,12 +231,12 @@ def test_a_kill_before_the_exchange_completes_leaves_the_old_set(out, tmp_path):
     tracer = traced([sys.executable, "-c", DRIVER, str(out)], "delay_enter",
                     tmp_path / "strace.log")
 
-    def staged_completely():
+    def held_at_the_exchange():
         staged = [p for p in out.parent.glob(f".{out.name}.swap-new-*")]
         return staged and (staged[0] / "baseline" / "metrics.json").exists() and \
-            time.sleep(0.5) is None  # and it is now held at the exchange
+            held_by_strace(traced_child(tracer))
 
-    kill_traced(tracer, staged_completely)
+    kill_traced(tracer, held_at_the_exchange)
     assert check_complete(out) == "old"
     assert leftovers(out)
     report.swap_in(out, NEW)

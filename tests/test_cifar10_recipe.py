@@ -1,4 +1,6 @@
 """The improved recipe's parts, each checked for what the chapter says it does."""
+import contextlib
+import io
 import json
 
 import keras
@@ -224,37 +226,53 @@ def test_the_figures_are_pngs():
 
 # --- the ablation and the seeds summary -----------------------------------------------------
 
-def test_the_ablation_scores_each_variant_on_validation_only(tiny_data, tmp_path, capsys,
-                                                              monkeypatch):
-    read = []
+@pytest.fixture(scope="module")
+def ablation_run(tiny_data, tmp_path_factory):
+    """One ablation run for the tests below, in mixed_bfloat16 by request, started from a
+    float32 caller: its exit status and stderr, its results file, the number of images
+    each data split was given, the policy each variant was built in, and the policy after.
+    """
     from examples.cifar10 import data
 
-    original = data.split_validation
-    monkeypatch.setattr(data, "split_validation",
-                        lambda *a: read.append(len(a[0])) or original(*a))
-    out = tmp_path / "ablation.json"
-    status = ablation.main(["--data-dir", str(tiny_data), "--epochs", "1", "--variants",
-                            "full", "no-whitening", "no-augmentation", "--out", str(out)])
-    assert status == 0, capsys.readouterr().err
-    results = json.loads(out.read_text())
+    read, seen = [], []
+    out = tmp_path_factory.mktemp("ablation") / "ablation.json"
+    caller = keras.mixed_precision.global_policy()
+    with pytest.MonkeyPatch.context() as patch:
+        split, build = data.split_validation, ablation.build_variant
+        patch.setattr(data, "split_validation",
+                      lambda *a: read.append(len(a[0])) or split(*a))
+        patch.setattr(ablation, "build_variant", lambda *a, **k: seen.append(
+            keras.mixed_precision.global_policy().name) or build(*a, **k))
+        keras.mixed_precision.set_global_policy("float32")
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            status = ablation.main(
+                ["--data-dir", str(tiny_data), "--epochs", "1", "--precision",
+                 "mixed_bfloat16", "--variants", "full", "no-whitening",
+                 "no-augmentation", "float32", "relu", "--out", str(out)])
+        after = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(caller)
+    return {"status": status, "err": err.getvalue(), "out": out, "read": read,
+            "seen": seen, "after": after}
+
+
+def test_the_ablation_scores_each_variant_on_validation_only(ablation_run):
+    assert ablation_run["status"] == 0, ablation_run["err"]
+    results = json.loads(ablation_run["out"].read_text())
     schema.check_ablation(results)
     assert [v["name"] for v in results["variants"]] == ["full", "no-whitening",
-                                                        "no-augmentation"]
+                                                        "no-augmentation", "float32", "relu"]
     assert results["data"]["validation_images"] == 20 and "test_images" not in results["data"]
-    assert "the test set is not used" in results["measures"] and read == [200]
+    assert "the test set is not used" in results["measures"]
+    assert ablation_run["read"] == [200]  # the training images only, split once
 
 
 def test_each_ablation_variant_runs_in_the_runs_precision_unless_it_changes_it(
-        tiny_data, monkeypatch, capsys):
-    seen, original = [], ablation.build_variant
-    monkeypatch.setattr(ablation, "build_variant", lambda *a, **k: seen.append(
-        keras.mixed_precision.global_policy().name) or original(*a, **k))
-    keras.mixed_precision.set_global_policy("float32")
-    status = ablation.main(["--data-dir", str(tiny_data), "--epochs", "1", "--precision",
-                            "mixed_bfloat16", "--variants", "full", "float32", "relu"])
-    assert status == 0, capsys.readouterr().err
-    assert seen == ["mixed_bfloat16", "float32", "mixed_bfloat16"]
-    assert keras.mixed_precision.global_policy().name == "float32"  # the caller's, back
+        ablation_run):
+    assert ablation_run["status"] == 0, ablation_run["err"]
+    assert ablation_run["seen"] == ["mixed_bfloat16", "mixed_bfloat16", "mixed_bfloat16",
+                                    "float32", "mixed_bfloat16"]
+    assert ablation_run["after"] == "float32"  # the caller's, back
 
 
 def test_the_ablation_refuses_an_unknown_variant_in_one_line(capsys):
