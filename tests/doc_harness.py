@@ -13,6 +13,7 @@ wires them into pytest and Sybil:
 """
 import contextlib
 import datetime
+import gc
 import importlib
 import logging
 import os
@@ -63,6 +64,13 @@ def pytest_configure(config):
 
     # A page's plt.show() is for the reader's screen; here the figure is checked instead.
     plt.show = lambda *args, **kwargs: None
+
+
+def pytest_unconfigure(config):
+    """Every result is reported and written: skip the interpreter's last garbage
+    collection, which walks the millions of objects that TensorFlow, Keras and the pages
+    left (seconds at the end of every run) only to free memory the system takes back."""
+    gc.freeze()
 
 
 def pytest_collection_finish(session):
