@@ -11,11 +11,9 @@ wires them into pytest and Sybil:
   real execution instead of failing, and prints what it changed;
 * the run leaves a record (with each page's digest) behind the build's stamps.
 """
-import contextlib
 import datetime
 import gc
 import importlib
-import logging
 import os
 import re
 import sys
@@ -64,6 +62,15 @@ def pytest_configure(config):
 
     # A page's plt.show() is for the reader's screen; here the figure is checked instead.
     plt.show = lambda *args, **kwargs: None
+    if config.getoption("numprocesses", None) and not hasattr(config, "workerinput"):
+        return  # the controller of an xdist run collects and runs nothing
+    # Before collection: test modules may import TensorFlow, and while pytest collects,
+    # its log capture holds the root logger, so TensorFlow would give its own logger no
+    # handler (it adds one only where the root has none, as in a reader's session).
+    with start_up_log_kept_back():
+        configure_devices_as_a_fresh_session_would()
+    outputs.remember_terminal_streams()
+    remember_logging()
 
 
 def pytest_unconfigure(config):
@@ -71,47 +78,6 @@ def pytest_unconfigure(config):
     collection, which walks the millions of objects that TensorFlow, Keras and the pages
     left (seconds at the end of every run) only to free memory the system takes back."""
     gc.freeze()
-
-
-def pytest_collection_finish(session):
-    """Prepare the process that will run the tests: after collection, so that the
-    controller of an xdist run (which collects nothing and runs nothing) never pays for
-    importing TensorFlow, and neither does a run of pages that never use it."""
-    if needs_tensorflow(session.items):
-        with start_up_log_kept_back(), root_logger_without_the_runners_handlers():
-            configure_devices_as_a_fresh_session_would()
-    outputs.remember_terminal_streams()
-    remember_logging()
-
-
-def needs_tensorflow(items):
-    """Whether these tests may use TensorFlow: any Python test module may, and so may a
-    page that names TensorFlow, Keras or the NO_GPU skip condition."""
-    texts = {}
-    for item in items:
-        path = Path(str(item.path))
-        if path.suffix != ".md":
-            return True
-        if path not in texts:
-            texts[path] = path.read_text(encoding="utf-8")
-            if re.search(r"\b(tensorflow|keras|NO_GPU)\b", texts[path]):
-                return True
-    return False
-
-
-@contextlib.contextmanager
-def root_logger_without_the_runners_handlers():
-    """TensorFlow gives its logger a handler of its own only if the root logger has none,
-    as in a reader's fresh session; during collection pytest's log capture holds one."""
-    root = logging.getLogger()
-    runners = [h for h in root.handlers if type(h).__module__.startswith("_pytest")]
-    for handler in runners:
-        root.removeHandler(handler)
-    try:
-        yield
-    finally:
-        for handler in runners:
-            root.addHandler(handler)
 
 
 class start_up_log_kept_back:
@@ -299,8 +265,8 @@ def setup_namespace(namespace):
         registry = getattr(module, "__warningregistry__", None)
         if isinstance(registry, dict):
             registry.clear()
-    # State exists only where something imported them (needs_tensorflow imports both
-    # before any test when a test may use them).
+    # State exists only where something imported them (pytest_configure imports TensorFlow
+    # before any test; Keras comes with the first page or test that imports it).
     if "keras" in sys.modules:
         keras = sys.modules["keras"]
         keras.backend.clear_session()

@@ -837,36 +837,6 @@ def test_autograph_reads_a_pages_lambda_as_it_reads_a_script(tmp_path):
 
 # --- what a run imports -------------------------------------------------------------------
 
-class _Item:
-    def __init__(self, path):
-        self.path = path
-
-
-def test_only_pages_that_name_tensorflow_keras_or_no_gpu_need_tensorflow(tmp_path):
-    from tests.doc_harness import needs_tensorflow
-
-    plain, tf_page, skip_page = (tmp_path / name for name in ("plain.md", "tf.md", "gpu.md"))
-    plain.write_text("```python\nprint(1)\n```\n")
-    tf_page.write_text("```python\nimport keras\n```\n")
-    skip_page.write_text("<!-- skip: next if(NO_GPU, reason='needs a GPU') -->\n")
-    assert not needs_tensorflow([_Item(plain), _Item(plain)])
-    assert needs_tensorflow([_Item(plain), _Item(tf_page)])
-    assert needs_tensorflow([_Item(skip_page)])
-    assert needs_tensorflow([_Item(tmp_path / "test_any.py")])  # a test module may use it
-
-
-def test_a_page_without_tensorflow_runs_without_importing_it(tmp_path):
-    """The weekly refresh's scratch pages (and any plain-Python page) skip its import."""
-    output = run_pytest_on(tmp_path, """\
-        ```python
-        import sys
-        print("tensor" + "flow" in sys.modules)  # the page must not name it
-        #> False
-        ```
-    """)
-    assert "1 passed" in output, output
-
-
 def test_the_controller_records_the_versions_its_workers_ran(monkeypatch):
     from tests import doc_harness
 
