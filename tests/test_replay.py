@@ -123,16 +123,22 @@ def test_the_page_runs_as_one_script_in_a_fresh_python(page, tmp_path):
                     pytrace=False)
 
 
+def script_of_scratch_page(tmp_path, monkeypatch, gpu, markdown):
+    """script_of() for a one-page docs folder, on a machine with or without a GPU."""
+    (tmp_path / "page.md").write_text(markdown)
+    monkeypatch.setattr("tests.test_replay.DOCS", tmp_path)
+    monkeypatch.setattr("tests.test_replay.has_gpu", lambda: gpu)
+    return script_of("page.md")
+
+
 def test_the_script_holds_the_visible_blocks_but_no_setup_and_no_gpu_only_block(tmp_path,
                                                                                 monkeypatch):
-    page = tmp_path / "page.md"
-    page.write_text('<!-- invisible-code-block: python\nhidden = 1\n-->\n\n'
-                    '```python\nprint("shown")\n#> shown\n```\n\n'
-                    '<!-- skip: next if(NO_GPU, reason="needs a GPU") -->\n'
-                    '```python\nprint("gpu")\n```\n')
-    monkeypatch.setattr("tests.test_replay.DOCS", tmp_path)
-    monkeypatch.setattr("tests.test_replay.has_gpu", lambda: False)
-    script, expected = script_of("page.md")
+    script, expected = script_of_scratch_page(
+        tmp_path, monkeypatch, gpu=False, markdown=(
+            '<!-- invisible-code-block: python\nhidden = 1\n-->\n\n'
+            '```python\nprint("shown")\n#> shown\n```\n\n'
+            '<!-- skip: next if(NO_GPU, reason="needs a GPU") -->\n'
+            '```python\nprint("gpu")\n```\n'))
     assert "hidden" not in script and 'print("gpu")' not in script
     assert 'print("shown")' in script and expected == [(7, "shown")]
     assert printed_in_order(expected, ["start-up log", "shown"]) is None
@@ -144,17 +150,15 @@ def test_blocks_under_other_conditions_are_left_out_whatever_the_machine(tmp_pat
                                                                         monkeypatch):
     """A copied script has no switch for `skip: ... if(<build check>)`: such blocks (one
     marked `next`, two inside `start`/`end`) stay out even on a machine with a GPU."""
-    page = tmp_path / "page.md"
-    page.write_text('```python\nprint("always")\n```\n\n'
-                    '<!-- skip: next if(built_with_cuda, reason="CPU-only build") -->\n'
-                    '```python\nprint("cpu build")\n```\n\n'
-                    '<!-- skip: start if(not built_with_cuda, reason="CUDA build") -->\n'
-                    '```python\nprint("cuda 1")\n```\n\n'
-                    '```python\nprint("cuda 2")\n```\n\n'
-                    '<!-- skip: end -->\n'
-                    '```python\nprint("after")\n```\n')
-    monkeypatch.setattr("tests.test_replay.DOCS", tmp_path)
-    monkeypatch.setattr("tests.test_replay.has_gpu", lambda: True)
-    script, _ = script_of("page.md")
+    script, _ = script_of_scratch_page(
+        tmp_path, monkeypatch, gpu=True, markdown=(
+            '```python\nprint("always")\n```\n\n'
+            '<!-- skip: next if(built_with_cuda, reason="CPU-only build") -->\n'
+            '```python\nprint("cpu build")\n```\n\n'
+            '<!-- skip: start if(not built_with_cuda, reason="CUDA build") -->\n'
+            '```python\nprint("cuda 1")\n```\n\n'
+            '```python\nprint("cuda 2")\n```\n\n'
+            '<!-- skip: end -->\n'
+            '```python\nprint("after")\n```\n'))
     assert 'print("always")' in script and 'print("after")' in script
     assert "cpu build" not in script and "cuda 1" not in script and "cuda 2" not in script
