@@ -16,8 +16,10 @@ serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000/intro-ten
 	@$(BIN)/python -m tested_docs.notebooks --warn
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
 
+# PYTHONDONTWRITEBYTECODE= : the suite starts about a hundred Python processes, and each
+# would compile the project's modules again where the environment turns caching off.
 test: $(READY)  ## every test: snippets, examples, notebook, site build, browser
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2 --dist loadfile
 
 test-page: $(READY)  ## one page's blocks and its notebook's freshness: make test-page PAGE=docs/x.md
 	@test -f "$(PAGE)" || { echo "make test-page: PAGE=docs/<page>.md names no page (got '$(PAGE)')" >&2; exit 2; }

@@ -339,6 +339,13 @@ def imported_modules(sources):
     return found
 
 
+@cache
+def installed_distributions():
+    """{top-level module: [distributions]}: read once per process (every notebook asks,
+    and each reading walks the RECORD of every installed package)."""
+    return importlib.metadata.packages_distributions()
+
+
 def install_cell_source(code_sources, page=None):
     """The notebook's first cell: keep the runtime's TensorFlow when this page passed with
     its release (compat/record.json), else install the pinned versions; install the
@@ -346,7 +353,7 @@ def install_cell_source(code_sources, page=None):
     from tested_docs import compat, record
 
     pins = pinned_requirements()
-    distributions = importlib.metadata.packages_distributions()
+    distributions = installed_distributions()
     needed = set()
     for module in imported_modules(code_sources):
         for dist in distributions.get(module, []):

@@ -84,12 +84,20 @@ def freeze_what_exists():
 
     After TensorFlow, Keras and the previous pages, the process holds some 400,000
     objects, and every full collection walks all of them again (about 0.2 s each); a page
-    that builds and fits a few models triggers several. Collect once (the previous page's
-    garbage), then freeze the survivors: the page's own collections then walk only what
-    the page made. `unfreeze` at the page's end hands them back to the collector."""
+    that builds and fits a few models triggers several. Collect (what is not frozen yet:
+    the garbage since the last freeze), then freeze the survivors: the page's own
+    collections then walk only what the page made.
+
+    Returns whether this call started the freeze (nothing was frozen before). Only then
+    does `unfreeze(started)` at the page's end hand everything back to the collector;
+    inside a freeze that began earlier (the test runner's, around a whole file), the
+    objects stay frozen until that one ends."""
+    started = gc.get_freeze_count() == 0
     gc.collect()
     gc.freeze()
+    return started
 
 
-def unfreeze():
-    gc.unfreeze()
+def unfreeze(started=True):
+    if started:
+        gc.unfreeze()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from sybil import Region, Sybil
+from sybil.integration.pytest import SybilItem
 from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.parsers.abstract.doctest import DocTestStringParser
 from sybil.parsers.abstract.skip import SKIP_ARGUMENTS_PATTERN
@@ -71,6 +72,32 @@ def pytest_configure(config):
         configure_devices_as_a_fresh_session_would()
     outputs.remember_terminal_streams()
     remember_logging()
+
+
+_frozen = {"path": None, "after_full": 0}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    """Keep the garbage collector off what exists before each file and each test, as
+    around a page (tested_docs/session.py): TensorFlow, Keras and the modules make about a
+    million objects that every full collection would walk again, dozens of times per run.
+
+    Before each test (and each page), the collection walks only what is not frozen: what
+    the test before it left. A page's blocks are not frozen one by one: the page's objects
+    stay the collector's, as in a reader's session. What is frozen is never collected, so
+    at a new file, once the frozen objects have grown by a quarter since the last full
+    collection, everything goes back to the collector for one: CPython's own rule for
+    when a full collection is worth its cost (its gc module waits until the objects
+    pending a full collection, long_lived_pending, exceed a quarter of the others)."""
+    new_file = item.path != _frozen["path"]
+    _frozen["path"] = item.path
+    if new_file and gc.get_freeze_count() > 1.25 * _frozen["after_full"]:
+        gc.unfreeze()
+        session.freeze_what_exists()
+        _frozen["after_full"] = gc.get_freeze_count()
+    elif new_file or not isinstance(item, SybilItem):
+        session.freeze_what_exists()
 
 
 def pytest_unconfigure(config):
@@ -269,7 +296,9 @@ def setup_namespace(namespace):
     # before any test; Keras comes with the first page or test that imports it).
     if "keras" in sys.modules:
         keras = sys.modules["keras"]
-        keras.backend.clear_session()
+        # Without its own gc.collect(): freeze_what_exists below runs the one full
+        # collection a page start needs (each walks every object in the process).
+        keras.backend.clear_session(free_memory=False)
         keras.mixed_precision.set_global_policy("float32")  # not the precision a page chose
     if "tensorflow" in sys.modules:
         tf = sys.modules["tensorflow"]
@@ -280,11 +309,12 @@ def setup_namespace(namespace):
     namespace["__name__"] = "__main__"
     session.restore_logging()
     session.fresh_retracing_counts()
-    session.freeze_what_exists()
+    _froze_for_page[id(namespace)] = session.freeze_what_exists()
     _builtins_before_page[id(namespace)] = session.builtins_now()
 
 
 _builtins_before_page = {}
+_froze_for_page = {}
 
 
 def end_session(namespace):
@@ -293,7 +323,7 @@ def end_session(namespace):
     if saved is not None:
         session.restore_builtins(saved)
     session.restore_logging()
-    session.unfreeze()
+    session.unfreeze(_froze_for_page.pop(id(namespace), True))
 
 
 def make_sybil(path=DOCS):

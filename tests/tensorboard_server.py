@@ -29,12 +29,24 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def command(logdir, port):
-    """The TensorBoard of this interpreter's environment, serving logdir on HOST:port.
+# TensorBoard's own switch (tensorboard/compat/__init__.py): when a module named
+# tensorboard.compat.notf exists, it uses its TensorFlow stub instead of importing
+# TensorFlow, which takes seconds of a 2-core machine.
+WITHOUT_TENSORFLOW = (
+    "import runpy, sys, types\n"
+    "sys.modules['tensorboard.compat.notf'] = types.ModuleType('tensorboard.compat.notf')\n"
+    "sys.argv[0] = 'tensorboard'\n"
+    "runpy.run_module('tensorboard.main', run_name='__main__')\n")
+
+
+def command(logdir, port, tensorflow=True):
+    """The TensorBoard of this interpreter's environment, serving logdir on HOST:port,
+    as a reader's `tensorboard` command starts it (with TensorFlow), or without it.
 
     --load_fast=false reads the logs in the server process itself, instead of starting
     a second (Rust) data server that the first one talks to over gRPC."""
-    return [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir),
+    program = ["-m", "tensorboard.main"] if tensorflow else ["-c", WITHOUT_TENSORFLOW]
+    return [sys.executable, *program, "--logdir", str(logdir),
             "--host", HOST, "--port", str(port), "--load_fast", "false"]
 
 
@@ -54,9 +66,10 @@ def scalars(port, run, tag):
 class Server:
     """A TensorBoard child process, the port it was asked to serve on, and its output."""
 
-    def __init__(self, logdir, port, log):
+    def __init__(self, logdir, port, log, tensorflow=True):
         self.port, self.log = port, log
-        self.process = subprocess.Popen(command(logdir, port), stdin=subprocess.DEVNULL,
+        self.process = subprocess.Popen(command(logdir, port, tensorflow),
+                                        stdin=subprocess.DEVNULL,
                                         stdout=log, stderr=subprocess.STDOUT)
 
     def last_line(self):
@@ -108,11 +121,11 @@ def stop(process, grace=10.0):
 
 
 @contextlib.contextmanager
-def started(logdir, port=None):
+def started(logdir, port=None, tensorflow=True):
     """A Server over logdir on HOST (on a free port unless given), stopped on leaving."""
     port = free_port() if port is None else port
     with tempfile.TemporaryFile() as log:
-        server = Server(logdir, port, log)
+        server = Server(logdir, port, log, tensorflow)
         try:
             yield server
         finally:

@@ -1,11 +1,10 @@
 """airbench's remaining details (examples/cifar10/details.py), each checked for what it claims."""
-import json
 
 import keras
 import numpy as np
 import pytest
 
-from examples.cifar10 import ablation, details, models, schema, train
+from examples.cifar10 import details, models, train
 from tests.cifar10_data import images
 
 
@@ -120,19 +119,3 @@ def test_alternating_flip_mirrors_every_image_on_odd_epochs_and_half_to_start():
     first = seen[0]
     assert 10 < sum(first.values()) < 30  # about half start mirrored
     assert seen[2] == first and seen[1] == seen[3] == {i: not m for i, m in first.items()}
-
-
-def test_the_ablation_runs_the_details_variant_on_request_only(tiny_data, tmp_path, capsys):
-    assert "airbench-details" not in ablation.VARIANTS  # not in the three-epoch table
-    out = tmp_path / "airbench.json"
-    status = ablation.main(["--data-dir", str(tiny_data), "--epochs", "2", "--variants",
-                            "full", "airbench-details", "--out", str(out)])
-    assert status == 0, capsys.readouterr().err
-    results = json.loads(out.read_text())
-    schema.check_ablation(results)
-    names = [v["name"] for v in results["variants"]]
-    assert names == ["full", "airbench-details"]
-    assert all(len(v["validation_accuracy_per_epoch"]) == 2 for v in results["variants"])
-    assert "alternate epochs" in results["variants"][1]["description"]
-
-

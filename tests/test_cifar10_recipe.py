@@ -226,30 +226,40 @@ def test_the_figures_are_pngs():
 
 # --- the ablation and the seeds summary -----------------------------------------------------
 
+VARIANTS = ["full", "no-whitening", "no-augmentation", "float32", "relu",
+            "airbench-details", "xla"]
+
+
 @pytest.fixture(scope="module")
 def ablation_run(tiny_data, tmp_path_factory):
     """One ablation run for the tests below, in mixed_bfloat16 by request, started from a
     float32 caller: its exit status and stderr, its results file, the number of images
     each data split was given, the policy each variant was built in, and the policy after.
+    It runs four of the technique table's variants and the two that run only on request
+    (airbench's details, XLA): one run and one data split for all of them.
     """
-    from examples.cifar10 import data
+    from examples.cifar10 import data, details
 
     read, seen = [], []
     out = tmp_path_factory.mktemp("ablation") / "ablation.json"
     caller = keras.mixed_precision.global_policy()
+
+    def policy_noted(build):
+        return lambda *a, **k: seen.append(
+            keras.mixed_precision.global_policy().name) or build(*a, **k)
+
     with pytest.MonkeyPatch.context() as patch:
-        split, build = data.split_validation, ablation.build_variant
+        split = data.split_validation
         patch.setattr(data, "split_validation",
                       lambda *a: read.append(len(a[0])) or split(*a))
-        patch.setattr(ablation, "build_variant", lambda *a, **k: seen.append(
-            keras.mixed_precision.global_policy().name) or build(*a, **k))
+        patch.setattr(ablation, "build_variant", policy_noted(ablation.build_variant))
+        patch.setattr(details, "build", policy_noted(details.build))
         keras.mixed_precision.set_global_policy("float32")
         err = io.StringIO()
         with contextlib.redirect_stderr(err):
             status = ablation.main(
                 ["--data-dir", str(tiny_data), "--epochs", "1", "--precision",
-                 "mixed_bfloat16", "--variants", "full", "no-whitening",
-                 "no-augmentation", "float32", "relu", "--out", str(out)])
+                 "mixed_bfloat16", "--variants", *VARIANTS, "--out", str(out)])
         after = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(caller)
     return {"status": status, "err": err.getvalue(), "out": out, "read": read,
@@ -260,8 +270,7 @@ def test_the_ablation_scores_each_variant_on_validation_only(ablation_run):
     assert ablation_run["status"] == 0, ablation_run["err"]
     results = json.loads(ablation_run["out"].read_text())
     schema.check_ablation(results)
-    assert [v["name"] for v in results["variants"]] == ["full", "no-whitening",
-                                                        "no-augmentation", "float32", "relu"]
+    assert [v["name"] for v in results["variants"]] == VARIANTS
     assert results["data"]["validation_images"] == 20 and "test_images" not in results["data"]
     assert "the test set is not used" in results["measures"]
     assert ablation_run["read"] == [200]  # the training images only, split once
@@ -271,8 +280,19 @@ def test_each_ablation_variant_runs_in_the_runs_precision_unless_it_changes_it(
         ablation_run):
     assert ablation_run["status"] == 0, ablation_run["err"]
     assert ablation_run["seen"] == ["mixed_bfloat16", "mixed_bfloat16", "mixed_bfloat16",
-                                    "float32", "mixed_bfloat16"]
+                                    "float32", "mixed_bfloat16", "mixed_bfloat16",
+                                    "mixed_bfloat16"]
     assert ablation_run["after"] == "float32"  # the caller's, back
+
+
+def test_the_details_and_xla_variants_run_on_request_only(ablation_run):
+    # Not in the technique table that `make ablation` runs by default.
+    assert "airbench-details" not in ablation.VARIANTS and "xla" not in ablation.VARIANTS
+    assert ablation_run["status"] == 0, ablation_run["err"]
+    described = {v["name"]: v["description"]
+                 for v in json.loads(ablation_run["out"].read_text())["variants"]}
+    assert "alternate epochs" in described["airbench-details"]
+    assert "jit_compile=True" in described["xla"]
 
 
 def test_the_ablation_refuses_an_unknown_variant_in_one_line(capsys):

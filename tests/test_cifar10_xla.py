@@ -1,7 +1,5 @@
 """The `xla` ablation variant: the full recipe, only compiled by XLA."""
-import json
 
-import keras
 import tensorflow as tf
 
 from examples.cifar10 import ablation, schema
@@ -19,20 +17,6 @@ def test_xla_changes_the_compilation_and_nothing_else():
     assert full.jit_compile is bool(tf.config.list_physical_devices("GPU"))
     assert [w.shape for w in full.weights] == [w.shape for w in xla.weights]
     assert full.loss.get_config() == xla.loss.get_config()
-
-
-def test_the_ablation_measures_xla_on_request_only(tiny_data, tmp_path, capsys):
-    assert "xla" not in ablation.VARIANTS  # not in the technique table
-    out = tmp_path / "ablation-xla.json"
-    callers = keras.mixed_precision.global_policy().name
-    status = ablation.main(["--data-dir", str(tiny_data), "--epochs", "1",
-                            "--variants", "full", "xla", "--out", str(out)])
-    assert status == 0, capsys.readouterr().err
-    results = json.loads(out.read_text())
-    schema.check_ablation(results)
-    assert [v["name"] for v in results["variants"]] == ["full", "xla"]
-    assert "jit_compile=True" in results["variants"][1]["description"]
-    assert keras.mixed_precision.global_policy().name == callers  # given back
 
 
 def test_make_ablation_xla_writes_its_own_published_file():

@@ -708,10 +708,40 @@ def test_retracing_counts_do_not_carry_over_from_an_earlier_page(tmp_path):
 
 def test_a_page_runs_with_older_objects_frozen_and_frees_them_when_it_ends(tmp_path):
     """Frozen objects are never collected: the freeze must end with the page, and a page's
-    own garbage must still be collected."""
+    own garbage must still be collected. Inside a freeze that began before the page (the
+    runner's, around a test file), the page leaves it for its owner to end."""
     import gc
 
-    passed, errors = run_page(tmp_path, """\
+    gc.unfreeze()  # as in a process where nothing froze before the page
+    passed, errors = run_page(tmp_path, FREEZE_PAGE)
+    assert passed == [1], errors
+    assert gc.get_freeze_count() == 0
+    gc.freeze()  # as the runner does before each test
+    passed, errors = run_page(tmp_path, FREEZE_PAGE)
+    assert passed == [1], errors
+    assert gc.get_freeze_count() > 0  # still frozen: gc.unfreeze() leaves none
+
+
+def test_a_test_starts_with_what_existed_before_it_frozen():
+    """The runner's freeze (doc_harness.pytest_runtest_setup): a test's collections walk
+    only what it makes, and its own garbage is still collected."""
+    import gc
+    import weakref
+
+    assert gc.get_freeze_count() > 100_000  # TensorFlow and Keras, at least
+
+    class Node:
+        pass
+
+    node = Node()
+    node.me = node
+    ref = weakref.ref(node)
+    del node
+    gc.collect()
+    assert ref() is None
+
+
+FREEZE_PAGE = """\
         ```python
         import gc, weakref
         print(gc.get_freeze_count() > 0)  # what existed before the page
@@ -726,9 +756,7 @@ def test_a_page_runs_with_older_objects_frozen_and_frees_them_when_it_ends(tmp_p
         print(ref() is None)
         #> True
         ```
-    """)
-    assert passed == [1], errors
-    assert gc.get_freeze_count() == 0
+    """
 
 
 def test_a_page_that_replaces_print_does_not_silence_the_next(tmp_path):

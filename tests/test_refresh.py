@@ -66,12 +66,26 @@ def scratch(tmp_path):
     return root
 
 
+def runs_counted(monkeypatch):
+    """The `update` flag of each docs run that refresh starts, in order."""
+    runs, run_docs = [], refresh.run_docs
+
+    def counted(python, root, junit, update):
+        runs.append(update)
+        return run_docs(python, root, junit, update)
+
+    monkeypatch.setattr(refresh, "run_docs", counted)
+    return runs
+
+
 def test_a_changed_output_becomes_a_patch_and_a_failing_page_is_listed(scratch, tmp_path,
                                                                       monkeypatch):
     # A forced "newer" release: the summary names what the run reports.
     monkeypatch.setattr(refresh, "versions", lambda python: ("9.99.0", "9.9.0"))
+    runs = runs_counted(monkeypatch)
     out = tmp_path / "out"
     changed, failures = refresh.refresh(out, python=sys.executable, root=scratch)
+    assert runs == [True, False]  # rewrite, then check what still fails
     assert changed == ["docs/changed.md"]
     assert list(failures) == ["broken.md"]
     assert "NameError" in failures["broken.md"] or "undefined_name" in failures["broken.md"]
@@ -94,8 +108,10 @@ def test_nothing_new_means_no_pull_request(scratch, tmp_path, monkeypatch):
     subprocess.run(["git", "-C", str(scratch), "-c", "user.name=t", "-c", "user.email=t@t",
                     "commit", "-qam", "only the steady page"], check=True)
     monkeypatch.setattr(refresh, "versions", lambda python: ("9.99.0", "9.9.0"))
+    runs = runs_counted(monkeypatch)
     out = tmp_path / "out"
     assert refresh.refresh(out, python=sys.executable, root=scratch) == ([], {})
+    assert runs == [True]  # nothing rewritten: no second, checking run of the same pages
     assert (out / "changed").read_text() == "false\n"
     assert (out / "outputs.patch").read_text() == ""
 

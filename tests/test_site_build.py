@@ -20,15 +20,19 @@ def test_site_builds_without_warnings(built_site):
     assert (site / "index.html").exists()
 
 
-@pytest.fixture
-def scratch_project(tmp_path):
+def copy_project(folder):
     """A copy of the docs and config to break on purpose, leaving the real ones alone."""
     for name in ("docs", "examples", "notebooks", "plots", "tested_docs"):
         if (ROOT / name).exists():
-            shutil.copytree(ROOT / name, tmp_path / name,
+            shutil.copytree(ROOT / name, folder / name,
                             ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / "mkdocs.yml", tmp_path / "mkdocs.yml")
-    return tmp_path
+    shutil.copy(ROOT / "mkdocs.yml", folder / "mkdocs.yml")
+    return folder
+
+
+@pytest.fixture
+def scratch_project(tmp_path):
+    return copy_project(tmp_path)
 
 
 def test_broken_link_and_anchor_fail_the_build(scratch_project):
@@ -45,10 +49,18 @@ def test_broken_link_and_anchor_fail_the_build(scratch_project):
     assert "No test record" in output, output
 
 
-def test_stamps_say_what_the_record_proves_of_the_current_text(scratch_project):
+SCRIPT = "x` <img src=x onerror=alert(1)> `y"
+
+
+@pytest.fixture(scope="module")
+def record_and_variant_build(tmp_path_factory):
+    """One scratch build for the two tests below, each of which changes its own files:
+    a test record with hostile strings and a page edited after its run, and a variant
+    name that carries a script in plots/ablation.json."""
     from tested_docs import record
 
-    docs = scratch_project / "docs"
+    project = copy_project(tmp_path_factory.mktemp("project"))
+    docs = project / "docs"
     entry = {"tensorflow": "2.x", "keras": "3.x", "date": "2026-01-01", "failed": 0}
     record.save({
         "tensors.md": {**entry, "passed": 9, "skipped": 0,
@@ -60,14 +72,21 @@ def test_stamps_say_what_the_record_proves_of_the_current_text(scratch_project):
                    "digest": record.page_digest(docs / "gpu.md")},
         "operations.md": {**entry, "passed": 9, "skipped": 0,
                           "digest": record.page_digest(docs / "operations.md")},
-    }, scratch_project / ".cache" / "tested-with.json")
+    }, project / ".cache" / "tested-with.json")
     page = docs / "operations.md"
     page.write_text(page.read_text() + "\nA sentence added after the test run.\n")
-    result = build_site(scratch_project / "site", config=str(scratch_project / "mkdocs.yml"))
+    path = project / "plots" / "ablation.json"
+    ablation = json.loads(path.read_text())
+    ablation["variants"][1]["name"] = SCRIPT
+    path.write_text(json.dumps(ablation, indent=2))
+    result = build_site(project / "site", config=str(project / "mkdocs.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
+    return project / "site"
 
+
+def test_stamps_say_what_the_record_proves_of_the_current_text(record_and_variant_build):
     def stamp_of(name):
-        html = (scratch_project / "site" / name / "index.html").read_text()
+        html = (record_and_variant_build / name / "index.html").read_text()
         return re.search(r'<p class="tested-stamp[^"]*">(.*?)</p>', html).group(1)
 
     assert stamp_of("tensors").endswith("Every code block on this page passed with "
@@ -82,17 +101,9 @@ def test_stamps_say_what_the_record_proves_of_the_current_text(scratch_project):
         "passed with TensorFlow <img src=x onerror=alert(1)> and Keras 3.x on 2026-01-01.")
 
 
-SCRIPT = "x` <img src=x onerror=alert(1)> `y"
-
-
-def test_a_script_bearing_variant_name_reaches_the_built_page_only_as_text(scratch_project):
-    path = scratch_project / "plots" / "ablation.json"
-    ablation = json.loads(path.read_text())
-    ablation["variants"][1]["name"] = SCRIPT
-    path.write_text(json.dumps(ablation, indent=2))
-    result = build_site(scratch_project / "site", config=str(scratch_project / "mkdocs.yml"))
-    assert result.returncode == 0, result.stdout + result.stderr
-    page = (scratch_project / "site" / "cifar10-engineering" / "index.html").read_text()
+def test_a_script_bearing_variant_name_reaches_the_built_page_only_as_text(
+        record_and_variant_build):
+    page = (record_and_variant_build / "cifar10-engineering" / "index.html").read_text()
     assert "<img src=x" not in page and "<img src=\"x\"" not in page
     shown = [inner for inner in re.findall(r"<td><code>(.*?)</code>", page)
              if "onerror" in inner]

@@ -12,6 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,12 +74,15 @@ def test_the_page_logged_eight_epochs(page_logs):
 
 def test_tensorboard_serves_the_scalars_the_page_logged(page_logs):
     """On a free port, while another TensorBoard, started at the same time on a busy
-    port, stops with one clear line (both start together: each takes seconds)."""
+    port, stops with one clear line. That one runs without TensorFlow: it binds its port
+    before it reads any log, so the stub changes nothing it does, and it starts in a
+    fraction of the time."""
     log_root, losses = page_logs
     with occupied_port() as taken, contextlib.ExitStack() as servers:
         port = tensorboard_server.free_port()
         assert port != taken  # a busy port is never handed out
-        busy = servers.enter_context(tensorboard_server.started(log_root, taken))
+        busy = servers.enter_context(tensorboard_server.started(log_root, taken,
+                                                                tensorflow=False))
         good = servers.enter_context(tensorboard_server.started(log_root, port))
         good.wait_until_serving(timeout=90)
         tags = tensorboard_server.wait_for_run(port, "loop", "loss")
@@ -102,6 +106,14 @@ def test_a_server_that_does_not_answer_in_time_fails_in_one_line(tmp_path):
     with pytest.raises(TensorBoardError, match="did not answer .* within 0.5 s"):
         with tensorboard_server.serving(tmp_path, timeout=0.5):
             pass
+
+
+def test_the_server_without_tensorflow_really_runs_without_it(tmp_path):
+    """The switch works: TensorBoard serves, and its process never loaded TensorFlow."""
+    with tensorboard_server.started(tmp_path, tensorflow=False) as server:
+        server.wait_until_serving(timeout=90)
+        maps = Path(f"/proc/{server.process.pid}/maps").read_text()
+    assert "libtensorflow" not in maps and "_pywrap_tensorflow" not in maps
 
 
 def test_stop_kills_a_process_that_ignores_sigterm():
