@@ -16,10 +16,13 @@ serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000/intro-ten
 	@$(BIN)/python -m tested_docs.notebooks --warn
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
 
-# PYTHONDONTWRITEBYTECODE= : the suite starts about a hundred Python processes, and each
-# would compile the project's modules again where the environment turns caching off.
+# Three workers on two cores: a worker often waits (for a subprocess, a browser, a
+# server), and the third fills those gaps. --dist loadfile: a page's blocks run in order
+# in one process. PYTHONDONTWRITEBYTECODE= : the suite starts about a hundred Python
+# processes, and each would compile the project's modules again where the environment
+# turns caching off.
 test: $(READY)  ## every test: snippets, examples, notebook, site build, browser
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 2 --dist loadfile
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 3 --dist loadfile
 
 test-page: $(READY)  ## one page's blocks and its notebook's freshness: make test-page PAGE=docs/x.md
 	@test -f "$(PAGE)" || { echo "make test-page: PAGE=docs/<page>.md names no page (got '$(PAGE)')" >&2; exit 2; }

@@ -133,8 +133,8 @@ def started(logdir, port=None, tensorflow=True):
 
 
 @contextlib.contextmanager
-def serving(logdir, port=None, timeout=90.0):
+def serving(logdir, port=None, timeout=90.0, tensorflow=True):
     """The port of a TensorBoard that answers over logdir; stopped on leaving the block."""
-    with started(logdir, port) as server:
+    with started(logdir, port, tensorflow) as server:
         server.wait_until_serving(timeout)
         yield server.port
