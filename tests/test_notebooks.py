@@ -165,9 +165,6 @@ def test_links_become_absolute_on_the_site():
     assert notebooks.absolute("https://keras.io/", "gpu.md") == "https://keras.io/"
 
 
-# In the chapter's xdist group: the page's include imports the same module, which then
-# runs once per worker, not twice.
-@pytest.mark.xdist_group("docs/cifar10.md")
 def test_the_walkthrough_runs_on_the_stand_in_images(monkeypatch):
     monkeypatch.setenv("CIFAR10_STAND_IN", "1")
     monkeypatch.delenv("CIFAR10_DATA_DIR", raising=False)
@@ -213,8 +210,7 @@ def test_a_failing_cell_fails_the_run_unless_it_is_tagged(tmp_path):
 
 @pytest.mark.skipif(not EXECUTE, reason="executing every notebook is opt-in: "
                                         "EXECUTE_NOTEBOOKS=1 (make test-notebooks) or CI=true")
-@pytest.mark.parametrize("page", [  # one xdist group each: the two workers share them
-    pytest.param(page, marks=pytest.mark.xdist_group(f"notebook-{page}")) for page in CHAPTERS])
+@pytest.mark.parametrize("page", CHAPTERS)
 def test_the_notebook_runs_top_to_bottom_in_a_fresh_kernel(page, tmp_path):
     notebook = run(stored(page), tmp_path)
     for cell in notebook.cells:
