@@ -16,8 +16,8 @@ serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000/intro-ten
 	@$(BIN)/python -m tested_docs.notebooks --warn
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
 
-# Three workers on two cores: a worker often waits (for a subprocess, a browser, a
-# server), and the third fills those gaps. --dist loadfile: a page's blocks run in order
+# Three workers on two cores: a worker often waits (on a browser, a server starting, a
+# kill test's held system call), and the third fills those gaps. --dist loadfile: a page's blocks run in order
 # in one process. PYTHONDONTWRITEBYTECODE= : the suite starts about a hundred Python
 # processes, and each would compile the project's modules again where the environment
 # turns caching off.

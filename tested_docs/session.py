@@ -82,8 +82,8 @@ def fresh_retracing_counts():
 def freeze_what_exists():
     """Keep the garbage collector off the objects that exist before a page starts.
 
-    After TensorFlow, Keras and the previous pages, the process holds some 400,000
-    objects, and every full collection walks all of them again (about 0.2 s each); a page
+    After TensorFlow, Keras and the previous pages, the process holds some 450,000
+    objects or more, and every full collection walks all of them again (about 0.2 s each); a page
     that builds and fits a few models triggers several. Collect (what is not frozen yet:
     the garbage since the last freeze), then freeze the survivors: the page's own
     collections then walk only what the page made.

@@ -80,8 +80,8 @@ _frozen = {"path": None, "after_full": 0}
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
     """Keep the garbage collector off what exists before each file and each test, as
-    around a page (tested_docs/session.py): TensorFlow, Keras and the modules make about a
-    million objects that every full collection would walk again, dozens of times per run.
+    around a page (tested_docs/session.py): TensorFlow, Keras and the modules make some
+    450,000 objects that every full collection would walk again, dozens of times per run.
 
     Before each test (and each page), the collection walks only what is not frozen: what
     the test before it left. A page's blocks are not frozen one by one: the page's objects
