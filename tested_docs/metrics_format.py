@@ -10,7 +10,6 @@ references (Markdown and HTML then give it no meaning), in a code span as an HTM
 `<code>` element holding those references (a Markdown code span would show them as
 typed). Text cannot be placed in a fenced block, where nothing is unescaped.
 """
-import html
 import re
 import statistics
 
