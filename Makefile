@@ -17,10 +17,10 @@ serve: $(READY)  ## the site with live reload at http://127.0.0.1:8000/intro-ten
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000 --livereload
 
 # Three workers on two cores: a worker often waits (on a browser, a server starting, a
-# kill test's held system call), and the third fills those gaps. --dist loadfile: a page's blocks run in order
-# in one process. PYTHONDONTWRITEBYTECODE= : the suite starts about a hundred Python
-# processes, and each would compile the project's modules again where the environment
-# turns caching off.
+# kill test's held system call), and the third fills those gaps. --dist loadfile: a
+# page's blocks run in order in one process. PYTHONDONTWRITEBYTECODE= : the suite starts
+# about a hundred Python processes, and each would compile the project's modules again
+# where the environment turns caching off.
 test: $(READY)  ## every test: snippets, examples, notebook, site build, browser
 	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n 3 --dist loadfile
 

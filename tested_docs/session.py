@@ -83,10 +83,10 @@ def freeze_what_exists():
     """Keep the garbage collector off the objects that exist before a page starts.
 
     After TensorFlow, Keras and the previous pages, the process holds some 450,000
-    objects or more, and every full collection walks all of them again (about 0.2 s each); a page
-    that builds and fits a few models triggers several. Collect (what is not frozen yet:
-    the garbage since the last freeze), then freeze the survivors: the page's own
-    collections then walk only what the page made.
+    objects or more, and every full collection walks all of them again (about 0.2 s
+    each); a page that builds and fits a few models triggers several. Collect (what is
+    not frozen yet: the garbage since the last freeze), then freeze the survivors: the
+    page's own collections then walk only what the page made.
 
     Returns whether this call started the freeze (nothing was frozen before). Only then
     does `unfreeze(started)` at the page's end hand everything back to the collector;

@@ -335,40 +335,37 @@ def fingerprint(model, callbacks, augmented):
     }
 
 
-@pytest.fixture(scope="module")
-def variant_fingerprints():
+def technique_variants_as_built():
     """Each technique-table variant as run_variant builds it, with fit replaced by a
-    recorder: the model, its callbacks and whether the data is augmented. Building costs a fraction of a second; training would trace every
-    model's steps."""
+    recorder of the model, its callbacks and whether the data is augmented. Building takes
+    a fraction of a second; training would trace every model's steps."""
     x = images(64)
     train_xy = (x[:48], np.arange(48) % 10)
     val_xy = (x[48:], np.arange(16) % 10)
-    found = {}
+    augmented_flags, built = [], []
     real_pipeline = pipeline.training_pipeline
 
     def noted_pipeline(*args, augmented=True):
-        noted.append(augmented)
+        augmented_flags.append(augmented)
         return real_pipeline(*args, augmented=augmented)
 
     def recorded_fit(model, dataset, callbacks=(), **options):
-        found["last"] = fingerprint(model, callbacks, noted[-1])
+        built.append(fingerprint(model, callbacks, augmented_flags[-1]))
         return types.SimpleNamespace(history={"val_accuracy": [0.0]})
 
-    noted = []
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pipeline, "training_pipeline", noted_pipeline)
         patch.setattr(keras.Model, "fit", recorded_fit)
         for name in ablation.VARIANTS:
             ablation.run_variant(name, train_xy, val_xy, 1, 0, "mixed_bfloat16",
                                  lambda line: None)
-            found[name] = found.pop("last")
-    return found
+    return dict(zip(ablation.VARIANTS, built, strict=True))
 
 
-def test_each_technique_variant_changes_its_own_technique_and_nothing_else(
-        variant_fingerprints):
+def test_each_technique_variant_changes_its_own_technique_and_nothing_else():
     assert set(CHANGES) == set(ablation.VARIANTS) - {"full"}
-    full = variant_fingerprints["full"]
+    variants = technique_variants_as_built()
+    full = variants["full"]
     assert full == {
         "whitening trained": False, "block kernels start": {"Dirac"},
         "label smoothing": train.LABEL_SMOOTHING,
@@ -378,7 +375,7 @@ def test_each_technique_variant_changes_its_own_technique_and_nothing_else(
         "activations": {models.ACTIVATION}, "precision": "mixed_bfloat16",
     }
     for name, changed in CHANGES.items():
-        variant = variant_fingerprints[name]
+        variant = variants[name]
         differ = [key for key in full if variant[key] != full[key]]
         assert differ == [changed], (name, {key: variant[key] for key in differ})
 
